@@ -1,0 +1,179 @@
+"""The seam between the source side (`assets_sync`) and storage (`warehouse`).
+
+The engine never imports storage; it speaks to a `Sink`. A sink gives three guarantees the
+incremental algorithm depends on (see DESIGN.md, "The incremental algorithm"):
+
+1. `write()` is ONE transaction: the page's assets, their versions and lineage, its rejects and
+   the slice's new cursor commit together or not at all. A crash between two writes resumes from
+   the last committed cursor; a replayed page changes nothing (upserts are idempotent).
+2. `plan_slices()` and `complete_slices()` are transactions too, so the ledger of windows in
+   progress is always consistent with the data.
+3. `reconcile()` marks only assets absent from a COMPLETE listing; it never deletes rows.
+
+All timestamps are integers: milliseconds since the Unix epoch, UTC (the API's precision).
+Bounds follow the API: `lo_ms` and `hi_ms` are EXCLUSIVE (`updatedAfter`, `updatedBefore`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class StreamKey:
+    """One scope of the API: a project (None = whatever the credentials see) plus filters.
+
+    `filters` are extra `GET /v1/assets` query parameters (e.g. `("type", "upscale")`), kept
+    sorted so that equal scopes have equal keys.
+    """
+
+    project_id: str | None
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filters", tuple(sorted(self.filters)))
+
+    @property
+    def stream_id(self) -> str:
+        """Stable, human-readable id: `proj_abc` or `proj_abc?type=upscale` or `*`."""
+        base = self.project_id or "*"
+        if not self.filters:
+            return base
+        return base + "?" + "&".join(f"{k}={v}" for k, v in self.filters)
+
+    @property
+    def short_hash(self) -> str:
+        return hashlib.sha256(self.stream_id.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class SliceState:
+    """One window of a stream's ledger.
+
+    The slice covers `updatedAt` in (lo_ms, hi_ms), both exclusive. `cursor_ms` is the
+    `updatedAfter` of the next request: every asset of the slice with `updatedAt <= cursor_ms`
+    has been committed. A fresh slice has `cursor_ms == lo_ms`; a finished one has `done`.
+    """
+
+    slice_id: str
+    lo_ms: int
+    hi_ms: int
+    cursor_ms: int
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """What a sink remembers of a stream between runs.
+
+    `watermark_ms`: every asset with `updatedAt <= watermark_ms` was committed by a finished
+    run (None before the first one). `slices`: the open ledger, possibly left by a crashed run.
+    """
+
+    stream: StreamKey
+    watermark_ms: int | None = None
+    slices: tuple[SliceState, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageBatch:
+    """One normalized API page, handed to the sink in one piece.
+
+    `assets` has `assets_sync.schema.ASSET_SCHEMA`, `rejects` has `REJECT_SCHEMA`.
+    `progress` is the slice's state AFTER this page: it commits with the rows.
+    """
+
+    run_id: str
+    stream: StreamKey
+    assets: pa.RecordBatch
+    rejects: pa.RecordBatch
+    progress: SliceState
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write did to the current-state table."""
+
+    new: int = 0  # ids never seen before
+    updated: int = 0  # a newer updated_at replaced the current row
+    unchanged: int = 0  # same (id, updated_at) already stored, or older: nothing changed
+    rejected: int = 0
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.rejected + other.rejected,
+        )
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    listed: int = 0
+    deleted: int = 0  # newly marked deleted_at
+    revived: int = 0  # had deleted_at, seen again: deleted_at cleared
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of `sync_runs`."""
+
+    run_id: str
+    stream: StreamKey
+    mode: str  # "sync" | "backfill" | "reconcile"
+    started_at_ms: int
+    finished_at_ms: int | None = None
+    outcome: str = "running"  # "running" | "success" | "failed"
+    error: str | None = None
+    watermark_before_ms: int | None = None
+    watermark_after_ms: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # fetched/new/updated/... pages, retries
+
+
+class Sink(Protocol):
+    """Storage as the engine sees it. `warehouse.DuckDBSink` is the real one."""
+
+    def stream_state(self, stream: StreamKey) -> StreamState: ...
+
+    def plan_slices(self, stream: StreamKey, slices: Sequence[SliceState]) -> None:
+        """Add new slices to the stream's ledger (one transaction)."""
+        ...
+
+    def write(self, page: PageBatch) -> WriteResult:
+        """Commit one page and its slice progress in ONE transaction."""
+        ...
+
+    def complete_slices(
+        self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None
+    ) -> None:
+        """Drop finished slices from the ledger and, if given, raise the watermark (one txn).
+
+        The watermark never moves backwards: a lower value than the stored one is ignored.
+        """
+        ...
+
+    def reconcile(
+        self,
+        stream: StreamKey,
+        run_id: str,
+        listed_ids: pa.Array,
+        created_lo_ms: int | None,
+        created_hi_ms: int | None,
+        complete: bool,
+    ) -> ReconcileResult:
+        """Mark deleted the stream's assets created in (lo, hi) that are absent from the listing.
+
+        Only when `complete` is true; ids present in the listing that carry `deleted_at` are
+        revived. `None` bounds mean unbounded.
+        """
+        ...
+
+    def begin_run(self, run: RunRecord) -> None: ...
+
+    def end_run(self, run: RunRecord) -> None: ...

@@ -1,0 +1,1 @@
+"""The composed application: Dagster definitions and the `assets-sync` CLI (thin glue)."""
