@@ -3,7 +3,7 @@
 The engine never imports storage; it speaks to a `Sink`. A sink gives three guarantees the
 incremental algorithm depends on (see DESIGN.md, "The incremental algorithm"):
 
-1. `write()` is ONE transaction: the page's assets, their versions and lineage, its rejects and
+1. `write()` is ONE transaction: the pages' assets, their versions and lineage, its rejects and
    the slice's new cursor commit together or not at all. A crash between two writes resumes from
    the last committed cursor; a replayed page changes nothing (upserts are idempotent).
 2. `plan_slices()` and `complete_slices()` are transactions too, so the ledger of windows in
@@ -145,8 +145,13 @@ class Sink(Protocol):
         """Add new slices to the stream's ledger (one transaction)."""
         ...
 
-    def write(self, page: PageBatch) -> WriteResult:
-        """Commit one page and its slice progress in ONE transaction."""
+    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+        """Commit these pages and their slices' progress in ONE transaction.
+
+        Pages are in arrival order; for a slice that appears several times the last progress
+        wins. The engine's single writer coalesces whatever pages are queued into one call,
+        so a transaction is paid per batch of pages, not per page.
+        """
         ...
 
     def complete_slices(
