@@ -44,7 +44,7 @@ class RetryPolicy:
         self, error: Exception, consecutive: int, rng: random.Random | None = None
     ) -> float:
         """Seconds to wait after the `consecutive`-th failure in a row (1-based)."""
-        floor = min(self.max_delay_s, self.base_delay_s * 2 ** max(0, consecutive - 1))
+        floor = min(self.max_delay_s, self.base_delay_s * 2.0 ** max(0, consecutive - 1))
         draw: float = rng.random() if rng is not None else random.random()
         jitter = draw * floor * self.jitter
         hint = error.retry_after_s if isinstance(error, ThrottledError) else None
