@@ -13,6 +13,7 @@ AssetsSyncError
 │   ├── ApiRequestError       HTTP 400 and other 4xx: the API's `reason` and `traceId` in the text
 │   │   └── AuthError         HTTP 401/403
 │   ├── PaginationLoopError   the API repeated a token or a seek made no progress
+│   ├── UnseekablePageError   a whole page without one parseable timestamp: cannot seek past it
 │   └── ConfigError           missing or inconsistent settings
 └── RejectedRecordError       one record that cannot be loaded; never escapes a page: it becomes
                               a row of the rejects batch with its reason (see normalize.py)
@@ -95,6 +96,10 @@ class AuthError(ApiRequestError):
 
 class PaginationLoopError(FatalError):
     """The API sent a token twice or a seek request did not move the cursor."""
+
+
+class UnseekablePageError(FatalError):
+    """No record of a page has a parseable sort timestamp, so the cursor cannot move safely."""
 
 
 class ConfigError(FatalError):

@@ -1,0 +1,406 @@
+"""`run_sync`: one incremental (or backfill) run of one stream, from plan to committed rows.
+
+Shape of a run:
+
+```
+plan: ledger slices (resumed) + new slices for the gaps of the target window
+  -> N fetch threads (bounded pool): paginate a slice, normalize each page in the thread
+  -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
+  -> ONE writer (the calling thread): coalesces whatever is queued into one sink.write()
+     (one transaction: rows + versions + rejects + each slice's cursor), then moves the
+     watermark to the committed frontier and drops completed slices from the ledger
+```
+
+Guarantees:
+
+- a page's rows and its slice's cursor commit together; a crash anywhere resumes every slice
+  from its committed cursor, and a replayed page changes nothing (idempotent upserts);
+- the watermark only moves to a value `W` such that everything `<= W` is committed;
+- on the first failing slice every fetch thread stops at its next page, the pages already
+  queued are still written (they are valid progress), the run is recorded as failed with the
+  redacted error text, and the error is re-raised.
+
+Target windows (`windows.py` has the bound arithmetic):
+
+- `sync`: `(W - lookback, run_start - settle_lag)`; without a watermark, from `start_ms` (or
+  the stream's earliest asset) to `run_start - settle_lag`, then `W = hi - 1`.
+- `backfill`: the given `window`, or the whole history without lookback when none is given.
+  An explicit window moves the watermark only if it is contiguous with it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
+
+from assets_sync.client import AssetsClient, ClientStats
+from assets_sync.normalize import normalize
+from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
+from assets_sync.planning import (
+    completable,
+    earliest,
+    frontier,
+    plan_new_slices,
+    stream_params,
+)
+from assets_sync.progress import Emitter, EventKind, ProgressEvent, ProgressListener
+from assets_sync.sink import PageBatch, RunRecord, Sink, SliceState, StreamKey, WriteResult
+from assets_sync.windows import Window, run_window
+
+Mode = Literal["sync", "backfill"]
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Knobs of a run. Times are milliseconds."""
+
+    lookback_ms: int = 15 * 60_000  # re-read this much before the watermark (late commits)
+    settle_lag_ms: int = 60_000  # do not read the last minute: it may still be settling
+    slices: int = 4  # at most this many new slices per gap of the target window
+    concurrency: int = 4  # fetch threads
+    page_size: int = 100
+    start_ms: int | None = None  # first sync: start here instead of the earliest asset
+    min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice
+    max_tie_passes: int = 6
+    max_pages_in_flight: int = 16  # bounded queue between fetchers and the writer
+    max_pages_per_write: int = 64  # coalescing limit of one transaction
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= 100:
+            raise ValueError("page_size must be within 1..100 (the API's range)")
+        if self.concurrency < 1 or self.slices < 1 or self.max_pages_in_flight < 1:
+            raise ValueError("concurrency, slices and max_pages_in_flight must be >= 1")
+        if self.lookback_ms < 0 or self.settle_lag_ms < 0:
+            raise ValueError("lookback_ms and settle_lag_ms must be >= 0")
+
+
+@dataclass
+class SyncCounts:
+    fetched: int = 0  # records stored, assets or rejects (after overlap dedupe)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    writes: int = 0  # sink transactions
+    tie_groups: int = 0
+    overlap_dropped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    run_id: str
+    stream_id: str
+    mode: str
+    target: Window
+    counts: SyncCounts
+    watermark_before_ms: int | None
+    watermark_after_ms: int | None
+    started_at_ms: int
+    duration_s: float
+    slices: tuple[SliceState, ...]  # final state of every slice this run fetched
+    resumed: int  # how many of them came from the ledger
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def run_sync(
+    client: AssetsClient,
+    sink: Sink,
+    stream: StreamKey,
+    config: SyncConfig | None = None,
+    *,
+    mode: Mode = "sync",
+    window: tuple[int, int] | None = None,
+    progress: ProgressListener | None = None,
+    run_id: str | None = None,
+    run_start_ms: int | None = None,
+) -> SyncReport:
+    """Run one sync of `stream` into `sink`; see the module docstring for what is guaranteed.
+
+    `window`: `(lo_ms, hi_ms)`, exclusive bounds (backfill, or an explicit sync range).
+    `run_start_ms`: the run's "now" (tests); defaults to the wall clock.
+    """
+    config = config or SyncConfig()
+    run = _Run(client, sink, stream, config, mode, Emitter(progress), run_id)
+    started = run_start_ms if run_start_ms is not None else now_ms()
+    state = sink.stream_state(stream)
+    record = RunRecord(run.run_id, stream, mode, now_ms(), watermark_before_ms=state.watermark_ms)
+    sink.begin_run(record)
+    t0 = time.monotonic()
+    try:
+        report = run.execute(state.watermark_ms, state.slices, started, window, t0)
+    except BaseException as exc:
+        run.finish_counts()
+        sink.end_run(
+            replace(
+                record,
+                finished_at_ms=now_ms(),
+                outcome="failed",
+                error=client.redact(f"{type(exc).__name__}: {exc}")[:2000],
+                watermark_after_ms=sink.stream_state(stream).watermark_ms,
+                counts=run.counts.as_dict(),
+            )
+        )
+        raise
+    sink.end_run(
+        replace(
+            record,
+            finished_at_ms=now_ms(),
+            outcome="success",
+            watermark_after_ms=report.watermark_after_ms,
+            counts=report.counts.as_dict(),
+        )
+    )
+    return report
+
+
+@dataclass
+class _Failed:
+    slice_id: str
+    error: BaseException
+
+
+@dataclass
+class _SliceResult:
+    stats: PaginationStats = field(default_factory=PaginationStats)
+
+
+class _Run:
+    """The state of one run: counters, the slice table, the pool and the writer loop."""
+
+    def __init__(
+        self,
+        client: AssetsClient,
+        sink: Sink,
+        stream: StreamKey,
+        config: SyncConfig,
+        mode: Mode,
+        emit: Emitter,
+        run_id: str | None,
+    ) -> None:
+        self.client = client
+        self.sink = sink
+        self.stream = stream
+        self.config = config
+        self.mode = mode
+        self.emit = emit
+        self.run_id = run_id or uuid.uuid4().hex
+        self.params = stream_params(stream.project_id, stream.filters)
+        self.counts = SyncCounts()
+        self.client_before: ClientStats = client.stats
+        self.slice_stats: list[PaginationStats] = []
+        self.stop = threading.Event()
+        self.queue: queue.Queue[PageBatch | _Failed] = queue.Queue(config.max_pages_in_flight)
+        self.slices: dict[str, SliceState] = {}
+        self.completed: set[str] = set()
+        self.watermark: int | None = None
+        self.chain = 0
+        self.move_watermark = False
+
+    # -- planning ------------------------------------------------------------------------
+    def target(
+        self, watermark: int | None, started: int, window: tuple[int, int] | None
+    ) -> tuple[Window, int | None]:
+        """The target window and the start of the watermark chain (None: leave it alone)."""
+        cfg = self.config
+        hi = started - cfg.settle_lag_ms
+        if window is not None:
+            target = Window(window[0], max(window[0], window[1]))
+            chain = watermark if watermark is not None and watermark >= target.lo_ms else None
+            return target, chain
+        if self.mode == "sync" and watermark is not None:
+            return run_window(watermark, cfg.lookback_ms, started, cfg.settle_lag_ms, 0), watermark
+        if cfg.start_ms is not None:
+            lo = cfg.start_ms - 1
+        else:
+            first = earliest(self.client.list_page, BY_UPDATED, self.params)
+            lo = hi - 1 if first is None else min(first - 1, hi - 1)
+        target = Window(lo, max(lo, hi))
+        return target, watermark if watermark is not None else lo
+
+    def execute(
+        self,
+        watermark: int | None,
+        ledger: Sequence[SliceState],
+        started: int,
+        window: tuple[int, int] | None,
+        t0: float,
+    ) -> SyncReport:
+        target, chain = self.target(watermark, started, window)
+        cfg = self.config
+        fresh = plan_new_slices(target, ledger, cfg.slices, cfg.min_slice_ms)
+        if fresh:
+            self.sink.plan_slices(self.stream, fresh)
+        self.slices = {s.slice_id: s for s in (*ledger, *fresh)}
+        self.chain = chain if chain is not None else target.lo_ms
+        self.move_watermark = chain is not None
+        self.watermark = watermark
+        self._emit("start", f"target {target.lo_ms}..{target.hi_ms}")
+        todo = sorted((s for s in self.slices.values() if not s.done), key=lambda s: s.lo_ms)
+        self._advance()  # done ledger slices may already complete
+        if todo:
+            self._fetch_and_write(todo)
+        self.finish_counts()
+        self._emit("finish")
+        return SyncReport(
+            run_id=self.run_id,
+            stream_id=self.stream.stream_id,
+            mode=self.mode,
+            target=target,
+            counts=self.counts,
+            watermark_before_ms=watermark,
+            watermark_after_ms=self.watermark,
+            started_at_ms=started,
+            duration_s=time.monotonic() - t0,
+            slices=tuple(sorted(self.slices.values(), key=lambda s: s.lo_ms)),
+            resumed=sum(1 for s in ledger if not s.done),
+        )
+
+    # -- fetching (pool threads) ---------------------------------------------------------
+    def _fetch_slice(self, state: SliceState) -> None:
+        stats = PaginationStats()
+        self.slice_stats.append(stats)
+        try:
+            steps = paginate(
+                self.client.list_page,
+                Window(state.lo_ms, state.hi_ms),
+                state.cursor_ms,
+                key=BY_UPDATED,
+                base_params=self.params,
+                page_size=self.config.page_size,
+                max_tie_passes=self.config.max_tie_passes,
+                stats=stats,
+            )
+            cursor = state.cursor_ms
+            for step in steps:
+                if self.stop.is_set():
+                    return
+                if not step.records and step.cursor_ms == cursor and not step.done:
+                    continue
+                cursor = step.cursor_ms
+                assets, rejects = normalize(step.records, self.stream.project_id)
+                progress = replace(state, cursor_ms=step.cursor_ms, done=step.done)
+                self._put(PageBatch(self.run_id, self.stream, assets, rejects, progress))
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer, which re-raises
+            self._put(_Failed(state.slice_id, exc))
+
+    def _put(self, item: PageBatch | _Failed) -> None:
+        """Blocking put that gives up when the run is stopping (the writer may be gone)."""
+        while True:
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self.stop.is_set() and not isinstance(item, _Failed):
+                    return
+
+    # -- writing (calling thread) --------------------------------------------------------
+    def _fetch_and_write(self, todo: list[SliceState]) -> None:
+        cfg = self.config
+        first_error: BaseException | None = None
+        pool = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="assets-fetch")
+        try:
+            futures: list[Future[None]] = [pool.submit(self._fetch_slice, s) for s in todo]
+            while True:
+                try:
+                    item = self.queue.get(timeout=0.1)
+                except queue.Empty:
+                    if all(f.done() for f in futures) and self.queue.empty():
+                        break
+                    continue
+                batch = [item]
+                while len(batch) < cfg.max_pages_per_write:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                pages = [b for b in batch if isinstance(b, PageBatch)]
+                for failure in (b for b in batch if isinstance(b, _Failed)):
+                    self.stop.set()
+                    first_error = first_error or failure.error
+                if pages:
+                    self._write(pages)
+        finally:
+            self.stop.set()  # no-op after success; otherwise fetchers stop at their next page
+            pool.shutdown(wait=True, cancel_futures=True)
+        if first_error is not None:
+            raise first_error
+
+    def _write(self, pages: list[PageBatch]) -> None:
+        result: WriteResult = self.sink.write(pages)
+        c = self.counts
+        c.writes += 1
+        c.new += result.new
+        c.updated += result.updated
+        c.unchanged += result.unchanged
+        c.rejected += result.rejected
+        c.fetched += sum(p.assets.num_rows + p.rejects.num_rows for p in pages)
+        for page in pages:
+            self.slices[page.progress.slice_id] = page.progress
+        self._advance()
+        last = pages[-1].progress
+        self._emit("page", window=(last.lo_ms, last.cursor_ms))
+
+    def _advance(self) -> None:
+        """Move the watermark to the committed frontier; drop completed slices from the ledger."""
+        f = frontier(self.chain, self.slices.values())
+        ids = [i for i in completable(self.slices.values(), f) if i not in self.completed]
+        moved = self.move_watermark and (self.watermark is None or f > self.watermark)
+        if not ids and not moved:
+            return
+        self.sink.complete_slices(self.stream, ids, f if self.move_watermark else None)
+        self.completed.update(ids)
+        if moved:
+            self.watermark = f
+        if ids:
+            self._emit("slice_done")
+
+    # -- reporting -----------------------------------------------------------------------
+    def finish_counts(self) -> None:
+        delta = self.client.stats - self.client_before
+        c = self.counts
+        c.requests, c.retries, c.throttled, c.pages = (
+            delta.requests,
+            delta.retries,
+            delta.throttled,
+            delta.pages,
+        )
+        c.tie_groups = sum(s.tie_groups for s in self.slice_stats)
+        c.overlap_dropped = sum(s.overlap_dropped for s in self.slice_stats)
+
+    def _emit(
+        self, kind: EventKind, message: str = "", window: tuple[int, int] | None = None
+    ) -> None:
+        delta = self.client.stats - self.client_before
+        self.emit(
+            ProgressEvent(
+                kind=kind,
+                stream_id=self.stream.stream_id,
+                run_id=self.run_id,
+                pages=delta.pages,
+                assets=self.counts.fetched - self.counts.rejected,
+                rejected=self.counts.rejected,
+                requests=delta.requests,
+                retries=delta.retries,
+                throttled=delta.throttled,
+                slices_done=sum(1 for s in self.slices.values() if s.done),
+                slices_total=len(self.slices),
+                window=window,
+                message=message,
+            )
+        )

@@ -1,0 +1,250 @@
+"""Seek pagination of one window, which never skips an asset even with OFFSET tokens.
+
+`paginate()` lists the assets of a window `(lo, hi)` (exclusive) sorted ascending by a time
+field (`updatedAt` for syncs, `createdAt` for reconcile listings) and yields `Step`s: the new
+records of one page plus the cursor that is safe to commit once they are stored.
+
+The scheme, with `c` the cursor (the `<field>After` of the next request):
+
+1. Seek: request `(c, hi)`, first page only. Let `L` be the page's largest timestamp. If the
+   page holds more than one timestamp, the new cursor is `L - 1`: the next request re-reads
+   the instants `>= L`, and the records at `L` already seen are dropped by `(id, timestamp)`.
+2. Tie group: if every record of a full page shares one timestamp `L`, seeking cannot move past
+   it. Then list exactly `L` (`after = L - 1`, `before = L + 1`) following `paginationToken`,
+   in passes, until two consecutive passes return the same id set; then the cursor becomes `L`.
+3. Done: a page without a next token (or an empty page) ends the window; the cursor is `hi - 1`.
+
+Why nothing present throughout the listing is skipped:
+
+- Every seek request starts at offset 0 of a fresh query, so no token is carried across
+  requests and offsets cannot shift under us. A request `(c, hi)` returns, sorted, every
+  record present at that moment; all records of `(c, L - 1]` come before those at `L`, so they
+  are all on the page. Hence after step 1 everything `<= L - 1` has been seen. Progress: the
+  page holds two timestamps `> c`, so `L >= c + 2` and the cursor strictly increases.
+- In step 2, offset tokens CAN skip: if a record of the group that an earlier page already
+  covered leaves the group (updated: its timestamp moves forward; deleted) between two page
+  requests of a pass, the offsets of the later records shift down by one and one of them is
+  never returned. Claim: if pass k skips a record, pass k+1 returns a different id set.
+  Consider the first removal during pass k of a record at a position below the read frontier
+  (only those shift unread records into the read region; removals above the frontier do not
+  skip anything). Before it, positions below the frontier never moved, so the removed record
+  was returned by pass k. It has left the group for good (timestamps only move forward, a
+  deleted asset does not come back), so pass k+1 cannot return it: the sets differ.
+  Contrapositive: when pass k+1 returns exactly pass k's ids, pass k skipped nothing, and every
+  record present at `L` throughout pass k was returned. With keyset tokens no pass ever skips.
+  Passes are bounded (`max_tie_passes`); a group that never settles raises
+  `UnstableListingError` and the cursor stays BEFORE `L`, so a later run retries it.
+- Limits (documented, not defended): a record entering the group at the OLD timestamp `L`
+  (a late commit) and leaving it again within the same pass, repeatedly; and an API whose order
+  inside a tie is not stable between requests (passes then disagree until the bound, which
+  fails the slice rather than advancing past `L`).
+
+Memory: the dedupe set holds only the ids at the current boundary timestamp (one page, or one
+tie group), never the whole window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from assets_sync.client import Page, Params
+from assets_sync.errors import PaginationLoopError, UnseekablePageError, UnstableListingError
+from assets_sync.windows import Window, format_iso_ms, parse_iso_ms
+
+Fetch = Callable[[Params], Page]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """The time field a listing is sorted and bounded by."""
+
+    field: str
+    after: str
+    before: str
+
+
+BY_UPDATED = SortKey("updatedAt", "updatedAfter", "updatedBefore")
+BY_CREATED = SortKey("createdAt", "createdAfter", "createdBefore")
+
+
+@dataclass(frozen=True)
+class Step:
+    """New records of one page, and the cursor safe to commit once they are stored.
+
+    `cursor_ms`: every record of the window with timestamp `<= cursor_ms` is in this step or an
+    earlier one. `done`: the window is exhausted (then `cursor_ms == hi - 1`).
+    """
+
+    records: list[dict[str, Any]]
+    cursor_ms: int
+    done: bool
+
+
+@dataclass
+class PaginationStats:
+    """Counters of one window's listing (owned by one thread)."""
+
+    requests: int = 0
+    overlap_dropped: int = 0
+    tie_groups: int = 0
+    tie_passes: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def _stamp(record: Any, key: str) -> int | None:
+    if type(record) is not dict:
+        return None
+    value = record.get(key)
+    if type(value) is not str:
+        return None
+    try:
+        return parse_iso_ms(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _id(record: Any) -> str | None:
+    value = record.get("id") if type(record) is dict else None
+    return value if type(value) is str and value else None
+
+
+def paginate(
+    fetch: Fetch,
+    window: Window,
+    cursor_ms: int | None = None,
+    *,
+    key: SortKey = BY_UPDATED,
+    base_params: Params = (),
+    page_size: int = 100,
+    max_tie_passes: int = 6,
+    stats: PaginationStats | None = None,
+) -> Iterator[Step]:
+    """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring."""
+    stats = stats if stats is not None else PaginationStats()
+    cursor = window.lo_ms if cursor_ms is None else cursor_ms
+    hi = window.hi_ms
+    common: Params = (
+        *base_params,
+        ("sortBy", key.field),
+        ("sortDirection", "asc"),
+        ("pageSize", str(page_size)),
+    )
+    boundary_ts: int | None = None  # the timestamp whose ids are in boundary_ids
+    boundary_ids: set[str] = set()
+    while True:
+        if cursor >= hi - 1:
+            yield Step([], hi - 1, True)
+            return
+        params = (*common, (key.after, format_iso_ms(cursor)), (key.before, format_iso_ms(hi)))
+        page = fetch(params)
+        stats.requests += 1
+        stamps = [_stamp(r, key.field) for r in page.assets]
+        new: list[dict[str, Any]] = []
+        for record, ts in zip(page.assets, stamps, strict=True):
+            if ts is not None and ts == boundary_ts and _id(record) in boundary_ids:
+                stats.overlap_dropped += 1
+            else:
+                new.append(record)
+        if not page.assets or page.next_token is None:
+            yield Step(new, hi - 1, True)
+            return
+        valid = [ts for ts in stamps if ts is not None]
+        if not valid:
+            raise UnseekablePageError(
+                f"no record of a {len(stamps)}-record page has a parseable {key.field}; "
+                "cannot seek past it"
+            )
+        first, last = min(valid), max(valid)
+        if first == last:  # the whole page is one tie group: list it exactly, in passes
+            yield Step(new, cursor, False)
+            seen = boundary_ids if boundary_ts == last else set()
+            seen.update(
+                i
+                for r, ts in zip(page.assets, stamps, strict=True)
+                if ts == last
+                for i in (_id(r),)
+                if i is not None
+            )
+            yield from _tie_group(fetch, common, key, last, cursor, seen, max_tie_passes, stats)
+            cursor, boundary_ts, boundary_ids = last, None, set()
+            yield Step([], cursor, False)
+            continue
+        if last - 1 <= cursor:
+            raise PaginationLoopError(f"seek did not advance past {format_iso_ms(cursor)}")
+        cursor = last - 1
+        boundary_ts = last
+        boundary_ids = {
+            i
+            for r, ts in zip(page.assets, stamps, strict=True)
+            if ts == last
+            for i in (_id(r),)
+            if i is not None
+        }
+        yield Step(new, cursor, False)
+
+
+def _tie_group(
+    fetch: Fetch,
+    common: Params,
+    key: SortKey,
+    stamp: int,
+    cursor: int,
+    seen: set[str],
+    max_passes: int,
+    stats: PaginationStats,
+) -> Iterator[Step]:
+    """List every record at exactly `stamp` until two consecutive passes agree.
+
+    Yields new records (ids not in `seen`, which it updates) with the cursor unchanged.
+    """
+    stats.tie_groups += 1
+    bounds: Params = (
+        (key.after, format_iso_ms(stamp - 1)),
+        (key.before, format_iso_ms(stamp + 1)),
+    )
+    previous: set[str] | None = None
+    for _ in range(max_passes):
+        stats.tie_passes += 1
+        ids: set[str] = set()
+        tokens: set[str] = set()
+        token: str | None = None
+        while True:
+            params = (
+                (*common, *bounds)
+                if token is None
+                else (*common, *bounds, ("paginationToken", token))
+            )
+            page = fetch(params)
+            stats.requests += 1
+            new: list[dict[str, Any]] = []
+            for record in page.assets:
+                rid = _id(record)
+                if rid is None:
+                    new.append(record)  # normalization rejects it, with the reason
+                    continue
+                ids.add(rid)
+                if rid in seen:
+                    stats.overlap_dropped += 1
+                else:
+                    seen.add(rid)
+                    new.append(record)
+            if new:
+                yield Step(new, cursor, False)
+            token = page.next_token
+            if not page.assets or token is None:
+                break
+            if token in tokens:
+                raise PaginationLoopError(
+                    f"the API repeated a pagination token inside the tie group at "
+                    f"{format_iso_ms(stamp)}"
+                )
+            tokens.add(token)
+        if previous is not None and ids == previous:
+            return
+        previous = ids
+    raise UnstableListingError(
+        f"the tie group at {format_iso_ms(stamp)} changed in each of {max_passes} passes; "
+        "the slice stays before it and will be retried"
+    )
