@@ -1,0 +1,199 @@
+"""Seek pagination: every asset present and unchanged throughout the listing arrives, and a
+committed cursor never claims an instant whose unchanged assets have not been yielded.
+
+The model is `FakeApi` with OFFSET tokens, heavy ties (timestamps from a tiny range), random
+page sizes, and random updates/deletes between any two page requests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assets_sync.client import AssetsClient, Page, Params
+from assets_sync.config import ApiSettings
+from assets_sync.errors import PaginationLoopError, UnstableListingError
+from assets_sync.pagination import BY_CREATED, BY_UPDATED, paginate
+from assets_sync.ratelimit import NoLimit
+from assets_sync.retry import FAST_RETRY
+from assets_sync.windows import Window, parse_iso_ms
+from tests.assets_sync.fakeapi import FakeApi, make_asset
+
+WINDOW = Window(0, 40)
+FUTURE = 1_000  # updates move assets here: outside the window, like "now" during a run
+
+
+def client_for(api: FakeApi) -> AssetsClient:
+    return AssetsClient(
+        ApiSettings(base_url="http://fake/v1"),
+        transport=api.transport(),
+        retry=FAST_RETRY,
+        limiter=NoLimit(),
+    )
+
+
+mutation = st.one_of(
+    st.none(),
+    st.tuples(st.just("delete"), st.integers(0, 59)),
+    st.tuples(st.just("update"), st.integers(0, 59), st.integers(1, 45)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
+    page_size=st.integers(1, 7),
+    mutations=st.lists(mutation, max_size=40),
+)
+def test_every_unchanged_asset_arrives_and_cursors_are_safe(
+    stamps: list[int], page_size: int, mutations: list[Any]
+) -> None:
+    assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
+    touched: set[str] = set()
+
+    def mutate(api: FakeApi, n: int) -> None:
+        if n - 1 >= len(mutations) or mutations[n - 1] is None:
+            return
+        op = mutations[n - 1]
+        ids = sorted(api.assets)
+        if not ids:
+            return
+        victim = ids[op[1] % len(ids)]
+        touched.add(victim)
+        if op[0] == "delete":
+            api.delete(victim)
+        else:  # updates only move forward in time; op[2] > 39 leaves the window
+            old = parse_iso_ms(api.assets[victim]["updatedAt"])
+            api.touch(victim, max(old + 1, op[2] if op[2] < 40 else FUTURE))
+
+    api = FakeApi(assets, on_request=mutate)
+    with client_for(api) as client:
+        seen: dict[str, int] = {}
+        last_cursor = WINDOW.lo_ms
+        steps = list(paginate(client.list_page, WINDOW, page_size=page_size, max_tie_passes=50))
+        for step in steps:
+            for r in step.records:
+                seen.setdefault(r["id"], parse_iso_ms(r["updatedAt"]))
+            assert step.cursor_ms >= last_cursor
+            last_cursor = step.cursor_ms
+            # commit safety: every never-touched asset at or below the cursor is already seen
+            for a in assets:
+                ts = parse_iso_ms(a["updatedAt"])
+                if a["id"] not in touched and ts <= step.cursor_ms:
+                    assert a["id"] in seen, (a["id"], ts, step.cursor_ms)
+        assert steps[-1].done and steps[-1].cursor_ms == WINDOW.hi_ms - 1
+    for a in assets:
+        if a["id"] not in touched:
+            assert seen.get(a["id"]) == parse_iso_ms(a["updatedAt"])
+
+
+def test_tie_group_larger_than_a_page_with_offset_shift_is_complete() -> None:
+    # 25 assets share one millisecond; page size 4; deleting an already-read asset between two
+    # page requests shifts offsets: a plain token follower would skip one.
+    assets = [make_asset(i, 10) for i in range(25)] + [make_asset(100 + i, 20) for i in range(3)]
+    deleted: list[str] = []
+
+    def mutate(api: FakeApi, n: int) -> None:
+        if n in (3, 9):  # inside tie passes
+            victim = sorted(a for a in api.assets if a.startswith("asset_000000"))[0]
+            api.delete(victim)
+            deleted.append(victim)
+
+    api = FakeApi(assets, on_request=mutate)
+    with client_for(api) as client:
+        got = {r["id"] for s in paginate(client.list_page, WINDOW, page_size=4) for r in s.records}
+    assert {a["id"] for a in assets} - set(deleted) <= got
+
+
+def test_naive_token_following_would_skip_in_the_same_story() -> None:
+    """The reason for the tie-group passes: the same mutation makes plain tokens skip."""
+    assets = [make_asset(i, 10) for i in range(12)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        params: Params = (("sortBy", "updatedAt"), ("sortDirection", "asc"), ("pageSize", "4"))
+        page = client.list_page(params)
+        got = [r["id"] for r in page.assets]
+        api.delete(got[0])  # an already-read asset leaves
+        while page.next_token:
+            page = client.list_page((*params, ("paginationToken", page.next_token)))
+            got += [r["id"] for r in page.assets]
+    present_throughout = {a["id"] for a in assets} - {got[0]}
+    assert present_throughout - set(got)  # one of them was skipped: asset_00000004
+
+
+def test_unstable_tie_group_fails_before_advancing() -> None:
+    assets = [make_asset(i, 10) for i in range(50)]
+
+    def churn(api: FakeApi, n: int) -> None:
+        if n >= 2:  # every request in the tie passes removes one asset of the group
+            ids = sorted(a for a in api.assets if api.assets[a]["updatedAt"].endswith(".010Z"))
+            if ids:
+                api.touch(ids[0], FUTURE)
+
+    api = FakeApi(assets, on_request=churn)
+    cursors: list[int] = []
+    with client_for(api) as client, pytest.raises(UnstableListingError):
+        for step in paginate(client.list_page, WINDOW, page_size=5, max_tie_passes=3):
+            cursors.append(step.cursor_ms)
+    assert max(cursors) < 10  # never committed past the unsettled tie group
+
+
+def test_repeated_token_is_a_loop() -> None:
+    def fetch(params: Params) -> Page:
+        assets = [make_asset(i, 10) for i in range(3)]
+        return Page(assets, "same-token", params)
+
+    with pytest.raises(PaginationLoopError):
+        list(paginate(fetch, WINDOW, page_size=3))
+
+
+def test_created_at_listing_uses_created_bounds() -> None:
+    assets = [make_asset(i, 30, created_ms=5 + i) for i in range(10)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        got = [
+            r["id"]
+            for s in paginate(client.list_page, Window(4, 10), key=BY_CREATED, page_size=2)
+            for r in s.records
+        ]
+    assert got == [f"asset_{i:08d}" for i in range(5)]
+    assert all(r["sortBy"] == "createdAt" and "createdAfter" in r for r in api.requests)
+    assert BY_UPDATED.after == "updatedAfter"
+
+
+def test_seek_requests_use_last_timestamp_minus_one() -> None:
+    assets = [make_asset(i, 1 + i // 2) for i in range(10)]  # pairs of ties
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        list(paginate(client.list_page, WINDOW, page_size=3))
+    afters = [parse_iso_ms(r["updatedAfter"]) for r in api.requests]
+    assert afters[0] == 0
+    assert all(b > a for a, b in itertools.pairwise(afters))
+    assert not any("paginationToken" in r for r in api.requests)
+
+
+def test_mock_transport_sanity() -> None:
+    assert isinstance(FakeApi([]).transport(), httpx.MockTransport)
+
+
+def test_passes_must_agree_not_just_add_nothing_new() -> None:
+    """Pass 1 and pass 2 both skip asset 6 (offset shifts) and pass 2 brings no new id: a
+    "stop when nothing new" rule would lose it; "two passes agree" runs a third pass."""
+    assets = [make_asset(i, 10) for i in range(10)]
+
+    def mutate(api: FakeApi, n: int) -> None:
+        if n == 5:  # pass 1, before reading offsets 6-7
+            api.delete("asset_00000000")
+        if n == 9:  # pass 2, before reading offsets 4-5
+            api.delete("asset_00000001")
+            api.delete("asset_00000002")
+
+    api = FakeApi(assets, on_request=mutate)
+    with client_for(api) as client:
+        got = {r["id"] for s in paginate(client.list_page, WINDOW, page_size=2) for r in s.records}
+    assert "asset_00000006" in got
