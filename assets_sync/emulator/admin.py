@@ -1,5 +1,7 @@
 """Admin endpoints under `/_emulator/`, so another process can drive a running emulator.
 
+Also reachable as `<base_url>/_emulator/...` (i.e. under `/v1`), for callers that only know
+the base URL.
 They need the same credentials as the API (key/secret or bearer; a public token gets 403) and
 are never faulted. Bodies are JSON; answers are JSON.
 

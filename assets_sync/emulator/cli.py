@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         f" {cfg.token_mode} tokens) ready in {time.perf_counter() - started:.1f}s\n"
         f"  base URL   {emu.base_url}\n"
         f"  projects   {', '.join(emu.project_ids)}\n"
-        f"  auth       Basic {cfg.api_key}:<api-secret> | Bearer <bearer-token> | public-auth-token\n"
+        f"  auth       Basic {cfg.api_key}:<api-secret> | Bearer <token> | public-auth-token\n"
         f"  admin      {emu.admin_url}/(info|stats|truth|ids|update|add|delete|faults)\n"
         f"  try        curl -u {cfg.api_key}:$SECRET '{emu.base_url}/assets?pageSize=2'\n"
         "Ctrl-C to stop.",

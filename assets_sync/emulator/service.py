@@ -59,7 +59,7 @@ def error(status: int, reason: str, **extra: Any) -> Response:
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(status, orjson.dumps(obj))
+    return Response(status, orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS))
 
 
 class App:
@@ -113,7 +113,8 @@ class App:
     def handle(self, method: str, target: str, authorization: str | None, body: bytes) -> Response:
         parts = urlsplit(target)
         principal = authenticate(authorization, self.cfg)
-        if parts.path.startswith(ADMIN_PREFIX):
+        path = parts.path.removeprefix("/v1")  # admin also answers beside the base URL
+        if path.startswith(ADMIN_PREFIX):
             from .admin import handle_admin  # admin imports this module
 
             if principal is None:
@@ -121,7 +122,7 @@ class App:
             elif principal != "full":
                 resp = error(403, "Forbidden: admin endpoints need key/secret or bearer")
             else:
-                resp = handle_admin(self, method, parts.path, parts.query, body)
+                resp = handle_admin(self, method, path, parts.query, body)
             return self._count(resp, admin=True)
         if parts.path.rstrip("/") != "/v1/assets":
             return self._count(error(404, f"Cannot {method} {parts.path}"))

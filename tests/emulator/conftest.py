@@ -29,8 +29,16 @@ def make_emu() -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
     def make(**kw: Any) -> Emulator:
-        cfg = EmulatorConfig(**{"assets": 600, "seed": 3, "api_key": KEY, "api_secret": SECRET,
-                                "bearer_token": BEARER, **kw})  # fmt: skip
+        cfg = EmulatorConfig(
+            **{
+                "assets": 600,
+                "seed": 3,
+                "api_key": KEY,
+                "api_secret": SECRET,
+                "bearer_token": BEARER,
+                **kw,
+            }
+        )
         e = Emulator(cfg).start()
         started.append(e)
         return e
@@ -51,7 +59,9 @@ def api(emu: Emulator) -> Iterator[httpx.Client]:
         yield c
 
 
-def fetch_all(c: httpx.Client, params: dict[str, Any], max_pages: int = 2000) -> list[dict[str, Any]]:
+def fetch_all(
+    c: httpx.Client, params: dict[str, Any], max_pages: int = 2000
+) -> list[dict[str, Any]]:
     """Follow nextPaginationToken naively until the last page."""
     out: list[dict[str, Any]] = []
     token = None

@@ -13,9 +13,24 @@ from assets_sync.emulator.vocab import TYPES
 from .conftest import SHARED, fetch_all
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-REQUIRED = ("id", "url", "mimeType", "kind", "source", "ownerId", "authorId", "createdAt",
-            "updatedAt", "privacy", "tags", "collectionIds", "status", "editCapabilities",
-            "properties", "metadata")  # fmt: skip
+REQUIRED = (
+    "id",
+    "url",
+    "mimeType",
+    "kind",
+    "source",
+    "ownerId",
+    "authorId",
+    "createdAt",
+    "updatedAt",
+    "privacy",
+    "tags",
+    "collectionIds",
+    "status",
+    "editCapabilities",
+    "properties",
+    "metadata",
+)
 
 
 def test_same_seed_same_truth_and_other_seed_differs() -> None:
@@ -80,8 +95,15 @@ def test_variety_projects_optional_fields_unicode_embeddings(emu: Emulator) -> N
     assert {a["ownerId"] for a in truth} == set(emu.project_ids) and len(emu.project_ids) == 3
     assert len({a["kind"] for a in truth}) >= 4
     assert len({a["source"] for a in truth}) >= 20
-    for optional in ("description", "embedding", "thumbnail", "isHidden", "nsfw",
-                     "originalFileUrl", "automaticCaptioning"):  # fmt: skip
+    for optional in (
+        "description",
+        "embedding",
+        "thumbnail",
+        "isHidden",
+        "nsfw",
+        "originalFileUrl",
+        "automaticCaptioning",
+    ):
         present = sum(optional in a for a in truth)
         assert 0 < present < len(truth), optional
     assert any(not a["metadata"].get("name") for a in truth)

@@ -21,8 +21,9 @@ def decode(token: str) -> dict:
 def test_offset_token_shape_and_last_page_has_no_token(api: httpx.Client) -> None:
     body = api.get("/assets", params={"pageSize": 7}).json()
     assert decode(body["nextPaginationToken"]) == {"offset": 7, "limit": 7}
-    last = api.get("/assets", params={"pageSize": 100,
-                                      "paginationToken": _offset(2950, 100)}).json()  # fmt: skip
+    last = api.get(
+        "/assets", params={"pageSize": 100, "paginationToken": _offset(2950, 100)}
+    ).json()
     assert len(last["assets"]) == 50 and "nextPaginationToken" not in last
     exact = api.get("/assets", params={"pageSize": 50, "paginationToken": _offset(2950, 50)})
     assert "nextPaginationToken" not in exact.json()  # a full last page ends too
@@ -39,14 +40,21 @@ def test_offset_token_limit_is_the_page_size_when_not_given(api: httpx.Client) -
     assert len(body["assets"]) == 13
 
 
-def test_pagination_through_a_tie_group_bigger_than_a_page(emu: Emulator, api: httpx.Client) -> None:
+def test_pagination_through_a_tie_group_bigger_than_a_page(
+    emu: Emulator, api: httpx.Client
+) -> None:
     truth = emu.truth()
     stamp, size = Counter(a["createdAt"] for a in truth).most_common(1)[0]
     assert size > 100
     before = min(a["createdAt"] for a in truth if a["createdAt"] > stamp)
     after = max(a["createdAt"] for a in truth if a["createdAt"] < stamp)
-    params = {"pageSize": 100, "sortBy": "createdAt", "sortDirection": "asc",
-              "createdBefore": before, "createdAfter": after}  # fmt: skip
+    params = {
+        "pageSize": 100,
+        "sortBy": "createdAt",
+        "sortDirection": "asc",
+        "createdBefore": before,
+        "createdAfter": after,
+    }
     pages = []
     token = None
     while True:
@@ -78,8 +86,10 @@ def test_keyset_token_shape_and_sort_binding(make_emu) -> None:
         body = c.get("/assets", params={"pageSize": 5, "sortBy": "updatedAt"}).json()
         key = decode(body["nextPaginationToken"])["lastKey"]
         assert key == {"id": body["assets"][-1]["id"], "updatedAt": body["assets"][-1]["updatedAt"]}
-        wrong = c.get("/assets", params={"sortBy": "createdAt",
-                                         "paginationToken": body["nextPaginationToken"]})  # fmt: skip
+        wrong = c.get(
+            "/assets",
+            params={"sortBy": "createdAt", "paginationToken": body["nextPaginationToken"]},
+        )
         assert wrong.status_code == 400
 
 
@@ -92,11 +102,16 @@ def test_offset_tokens_shift_under_mutation_and_a_naive_follower_skips(make_emu)
     e = make_emu(assets=600)
     end = e.config.end_ms
     before = e.truth()
-    e.set_mutate_while_paging(MutateWhilePaging(every_n_requests=1, updates=1, deletes=1,
-                                                max_mutations=20, seed=5))  # fmt: skip
+    e.set_mutate_while_paging(
+        MutateWhilePaging(every_n_requests=1, updates=1, deletes=1, max_mutations=20, seed=5)
+    )
     with client(e) as c:
-        params = {"pageSize": 50, "sortBy": "updatedAt", "sortDirection": "asc",
-                  "updatedBefore": _iso(end + 1)}  # a window closed at run start  # fmt: skip
+        params = {
+            "pageSize": 50,
+            "sortBy": "updatedAt",
+            "sortDirection": "asc",
+            "updatedBefore": _iso(end + 1),
+        }  # a window closed at run start
         got = set(_naive_follow(c, params))
     after = e.truth()
     stats = e.stats()
@@ -115,8 +130,17 @@ def test_keyset_tokens_do_not_skip_under_the_same_mutations(make_emu) -> None:
     before = {a["id"] for a in e.truth()}
     e.set_mutate_while_paging(MutateWhilePaging(updates=1, deletes=1, max_mutations=20, seed=5))
     with client(e) as c:
-        got = set(_naive_follow(c, {"pageSize": 50, "sortBy": "updatedAt", "sortDirection": "asc",
-                                    "updatedBefore": _iso(end + 1)}))  # fmt: skip
+        got = set(
+            _naive_follow(
+                c,
+                {
+                    "pageSize": 50,
+                    "sortBy": "updatedAt",
+                    "sortDirection": "asc",
+                    "updatedBefore": _iso(end + 1),
+                },
+            )
+        )
     after = e.truth()
     touched = (before - {a["id"] for a in after}) | {
         a["id"] for a in after if a["updatedAt"] > _iso(end)
@@ -129,11 +153,19 @@ def test_mutations_only_hit_assets_already_passed(make_emu) -> None:
     e = make_emu(assets=400)
     e.set_mutate_while_paging(MutateWhilePaging(updates=2, max_mutations=None, seed=1))
     with client(e) as c:
-        first = c.get("/assets", params={"pageSize": 30, "sortBy": "createdAt",
-                                         "sortDirection": "asc"}).json()  # fmt: skip
+        first = c.get(
+            "/assets", params={"pageSize": 30, "sortBy": "createdAt", "sortDirection": "asc"}
+        ).json()
         passed = set(ids(first["assets"]))
-        c.get("/assets", params={"pageSize": 30, "sortBy": "createdAt", "sortDirection": "asc",
-                                 "paginationToken": first["nextPaginationToken"]})  # fmt: skip
+        c.get(
+            "/assets",
+            params={
+                "pageSize": 30,
+                "sortBy": "createdAt",
+                "sortDirection": "asc",
+                "paginationToken": first["nextPaginationToken"],
+            },
+        )
     end = e.config.end_ms
     updated = {a["id"] for a in e.truth() if a["updatedAt"] > _iso(end)}
     assert len(updated) == 2 and updated <= passed

@@ -36,7 +36,9 @@ def test_default_listing_is_everything_newest_first_page_of_50(
 
 @pytest.mark.parametrize("field", ["createdAt", "updatedAt"])
 @pytest.mark.parametrize("direction", ["asc", "desc"])
-def test_sort_is_a_total_order_by_key_then_id(api: httpx.Client, field: str, direction: str) -> None:
+def test_sort_is_a_total_order_by_key_then_id(
+    api: httpx.Client, field: str, direction: str
+) -> None:
     got = fetch_all(api, {**ALL, "sortBy": field, "sortDirection": direction})
     keys = [(a[field], a["id"]) for a in got]
     assert keys == sorted(keys, reverse=direction == "desc")
@@ -49,8 +51,9 @@ def test_bounds_are_exclusive(emu: Emulator, api: httpx.Client, field: str) -> N
     stamps = sorted({a[field] for a in truth})
     lo, hi = stamps[100], stamps[400]
     prefix = field.removesuffix("At")
-    got = listed(api, sortBy=field, sortDirection="asc", **{f"{prefix}After": lo,
-                                                             f"{prefix}Before": hi})  # fmt: skip
+    got = listed(
+        api, sortBy=field, sortDirection="asc", **{f"{prefix}After": lo, f"{prefix}Before": hi}
+    )
     assert got == by(truth, lambda a: lo < a[field] < hi)
     assert not by(truth, lambda a: a[field] in (lo, hi)) & got  # the bounds themselves excluded
     only_after = listed(api, sortBy=field, **{f"{prefix}After": hi})
@@ -120,12 +123,14 @@ def test_type_and_the_three_types_encodings(emu: Emulator, api: httpx.Client) ->
     repeated = [("pageSize", "100"), ("types", "upscale"), ("types", "background-removal")]
     assert set(ids(api.get("/assets", params=repeated).json()["assets"])) <= want
     assert listed(api, types="upscale,background-removal") == want
-    brackets = api.get("/assets", params=[("pageSize", "100"), ("types[]", "upscale"),
-                                          ("types[]", "background-removal")])  # fmt: skip
-    assert set(ids(brackets.json()["assets"])) <= want
-    assert len(fetch_all(api, {"pageSize": 100, "types": ["upscale", "background-removal"]})) == len(
-        want
+    brackets = api.get(
+        "/assets",
+        params=[("pageSize", "100"), ("types[]", "upscale"), ("types[]", "background-removal")],
     )
+    assert set(ids(brackets.json()["assets"])) <= want
+    assert len(
+        fetch_all(api, {"pageSize": 100, "types": ["upscale", "background-removal"]})
+    ) == len(want)
 
 
 def test_type_prefix_and_unknown_type(emu: Emulator, api: httpx.Client) -> None:
@@ -179,8 +184,11 @@ def test_collection_filter(emu: Emulator, api: httpx.Client) -> None:
 def test_root_asset_id_returns_all_descendants(emu: Emulator, api: httpx.Client) -> None:
     truth = emu.truth()
     by_id = {a["id"]: a for a in truth}
-    deep = next(a for a in truth if by_id.get(a["metadata"].get("parentId", ""), {}).get(
-        "metadata", {}).get("parentId"))  # fmt: skip
+    deep = next(
+        a
+        for a in truth
+        if by_id.get(a["metadata"].get("parentId", ""), {}).get("metadata", {}).get("parentId")
+    )
     root = deep["metadata"]["rootParentId"]
     got = listed(api, rootAssetId=root)
     assert deep["id"] in got and root not in got
@@ -189,8 +197,9 @@ def test_root_asset_id_returns_all_descendants(emu: Emulator, api: httpx.Client)
 
 def test_tags_are_public_only_and_all_required(emu: Emulator, api: httpx.Client) -> None:
     truth = emu.truth()
-    tag = max({t for a in truth for t in a["tags"]},
-              key=lambda t: sum(t in a["tags"] for a in truth))  # fmt: skip
+    tag = max(
+        {t for a in truth for t in a["tags"]}, key=lambda t: sum(t in a["tags"] for a in truth)
+    )
     want = by(truth, lambda a: tag in a["tags"] and a["privacy"] == "public")
     assert want and want != by(truth, lambda a: tag in a["tags"])
     assert listed(api, tags=tag) == want
@@ -211,8 +220,14 @@ def test_original_assets_serves_untransformed_urls(api: httpx.Client) -> None:
 def test_filters_combine(emu: Emulator, api: httpx.Client) -> None:
     truth = emu.truth()
     proj = emu.project_ids[0]
-    want = by(truth, lambda a: a["ownerId"] == proj and a["metadata"]["type"] == "upscale"
-              and a["privacy"] == "private")  # fmt: skip
+    want = by(
+        truth,
+        lambda a: (
+            a["ownerId"] == proj
+            and a["metadata"]["type"] == "upscale"
+            and a["privacy"] == "private"
+        ),
+    )
     assert listed(api, projectId=proj, type="upscale", privacy="private") == want
 
 
