@@ -1,0 +1,118 @@
+"""Opening a warehouse: file checks, the single-writer rule, migrations, transactions.
+
+Single writer, two layers:
+
+* Across processes DuckDB itself holds an exclusive OS lock on the database file for a
+  read-write connection (and a shared one for read-only ones). `connect()` turns DuckDB's
+  lock error into `WarehouseBusyError` naming the holder's pid. This is the lock that matters
+  for a second `assets-sync sync` or a Dagster run started beside a running one, and it is
+  released by the kernel when the holder dies, even by kill -9, so it can never go stale.
+* Within one process DuckDB shares one database instance between connections to the same
+  path, so a second sink would NOT be refused by the OS lock: two writers would interleave
+  transactions and fail on write-write conflicts. A process-wide registry of the paths opened
+  for writing (a set guarded by a `threading.Lock`) refuses the second writer up front with
+  the same `WarehouseBusyError`. A lock file with `flock` would do the same but adds a file
+  beside the database that can outlive a crash and confuse people; the registry needs none,
+  and DuckDB's own lock already covers other processes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from warehouse.errors import WarehouseBusyError, WarehouseError
+
+MEMORY = ":memory:"
+
+_registry_lock = threading.Lock()
+_writers: set[str] = set()
+_PID = re.compile(r"PID (\d+)")
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID")
+
+
+def canonical_path(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    return text if text == MEMORY else os.path.realpath(text)
+
+
+def claim_writer(path: str) -> None:
+    """Register `path` as written by this process; refuse a second writer."""
+    if path == MEMORY:
+        return
+    with _registry_lock:
+        if path in _writers:
+            raise WarehouseBusyError(
+                f"warehouse {path} is already open for writing in this process "
+                f"(pid {os.getpid()}); close that sink first: one writer at a time"
+            )
+        _writers.add(path)
+
+
+def release_writer(path: str) -> None:
+    with _registry_lock:
+        _writers.discard(path)
+
+
+def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, translating the failures a user can act on."""
+    if path != MEMORY:
+        p = Path(path)
+        if read_only and not p.exists():
+            raise WarehouseError(f"no warehouse at {path}: run a sync first (read-only open)")
+        if p.exists() and p.is_dir():
+            raise WarehouseError(f"{path} is a directory, not a DuckDB warehouse file")
+        if not p.parent.exists():
+            raise WarehouseError(f"cannot create warehouse {path}: {p.parent} does not exist")
+    try:
+        con = duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise _translate_open_error(path, exc) from exc
+    except duckdb.ConnectionException as exc:
+        # Same process, other configuration (read-only vs read-write) on one file.
+        raise WarehouseBusyError(
+            f"warehouse {path} is already open in this process (pid {os.getpid()}) in "
+            f"{'read-write' if read_only else 'read-only'} mode; close it first ({exc})"
+        ) from exc
+    # Day boundaries and TIMESTAMPTZ <-> epoch conversions in UTC whatever the host says.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _translate_open_error(path: str, exc: duckdb.IOException) -> WarehouseError:
+    text = str(exc)
+    if "Could not set lock" in text:
+        pid = _PID.search(text)
+        holder = _HOLDER.search(text)
+        who = f"pid {pid[1]}" if pid else "pid unknown"
+        if holder:
+            who += f", {holder[1]}"
+        return WarehouseBusyError(
+            f"warehouse {path} is in use by another process ({who}); DuckDB allows one "
+            "read-write process (or several read-only ones) at a time: wait for that sync to "
+            "finish or stop it, then retry"
+        )
+    if "not a valid DuckDB database file" in text:
+        return WarehouseError(
+            f"{path} exists but is not a DuckDB database file; point --warehouse at a "
+            "DuckDB file or at a path that does not exist yet"
+        )
+    return WarehouseError(f"cannot open warehouse {path}: {text}")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (including KeyboardInterrupt)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -1,0 +1,124 @@
+"""Stream state: watermarks (`sync_state`), the slice ledger (`sync_slices`), runs (`sync_runs`).
+
+Each function runs inside the caller's transaction; `DuckDBSink` wraps each protocol call in
+exactly one, so the ledger is always consistent with the data committed beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import duckdb
+
+from assets_sync.sink import RunRecord, SliceState, StreamKey, StreamState
+from warehouse.timeutil import dt_to_ms, ms_to_dt
+from warehouse.upsert import ensure_stream
+
+#: `RunRecord.counts` keys that have a column of their own in `sync_runs`; any other key is
+#: kept in `extra_counts` (JSON) rather than dropped.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "fetched", "new", "updated", "unchanged", "rejected", "pages",
+    "requests", "retries", "throttled", "deleted", "revived",
+)  # fmt: skip
+
+_RUN_COLUMNS = (
+    "run_id", "stream_id", "mode", "started_at", "finished_at", "outcome", "error",
+    "watermark_before", "watermark_after", *COUNT_COLUMNS, "extra_counts",
+)  # fmt: skip
+
+_UPSERT_RUN = (  # composed from the constant column list above
+    f"INSERT INTO sync_runs ({', '.join(_RUN_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _RUN_COLUMNS)}) "
+    "ON CONFLICT (run_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "run_id")
+)
+
+
+def read_stream_state(con: duckdb.DuckDBPyConnection, stream: StreamKey) -> StreamState:
+    """The watermark and every ledger row of the stream (done or not), oldest window first."""
+    row = con.execute(
+        "SELECT watermark FROM sync_state WHERE stream_id = ?", [stream.stream_id]
+    ).fetchone()
+    watermark = dt_to_ms(row[0]) if row else None
+    slices = tuple(
+        SliceState(
+            slice_id=str(sid),
+            lo_ms=dt_to_ms(lo) or 0,
+            hi_ms=dt_to_ms(hi) or 0,
+            cursor_ms=dt_to_ms(cur) or 0,
+            done=bool(done),
+        )
+        for sid, lo, hi, cur, done in con.execute(
+            "SELECT slice_id, lo_at, hi_at, cursor_at, done FROM sync_slices"
+            " WHERE stream_id = ? ORDER BY lo_at, slice_id",
+            [stream.stream_id],
+        ).fetchall()
+    )
+    return StreamState(stream=stream, watermark_ms=watermark, slices=slices)
+
+
+def plan_slices(
+    con: duckdb.DuckDBPyConnection, stream: StreamKey, slices: Sequence[SliceState]
+) -> None:
+    """Add slices; a slice id already in the ledger keeps its progress (re-planning is safe)."""
+    ensure_stream(con, stream)
+    if not slices:
+        return
+    con.executemany(
+        "INSERT INTO sync_slices"
+        " (stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, NULL, now()) ON CONFLICT (stream_id, slice_id) DO NOTHING",
+        [
+            [
+                stream.stream_id,
+                s.slice_id,
+                ms_to_dt(s.lo_ms),
+                ms_to_dt(s.hi_ms),
+                ms_to_dt(s.cursor_ms),
+                s.done,
+            ]
+            for s in slices
+        ],
+    )
+
+
+def complete_slices(
+    con: duckdb.DuckDBPyConnection,
+    stream: StreamKey,
+    slice_ids: Sequence[str],
+    watermark_ms: int | None,
+) -> None:
+    """Drop finished slices; raise (never lower) the watermark."""
+    ensure_stream(con, stream)
+    if slice_ids:
+        con.execute(
+            "DELETE FROM sync_slices WHERE stream_id = ? AND list_contains(?, slice_id)",
+            [stream.stream_id, list(slice_ids)],
+        )
+    if watermark_ms is not None:
+        con.execute(
+            "UPDATE sync_state SET watermark = greatest(coalesce(watermark, ?), ?),"
+            " updated_at = now() WHERE stream_id = ?",
+            [ms_to_dt(watermark_ms), ms_to_dt(watermark_ms), stream.stream_id],
+        )
+
+
+def upsert_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    """Insert or replace the run's row (begin_run and end_run both write the whole record)."""
+    ensure_stream(con, run.stream)
+    extra = {k: v for k, v in run.counts.items() if k not in COUNT_COLUMNS}
+    values: list[object] = [
+        run.run_id,
+        run.stream.stream_id,
+        run.mode,
+        ms_to_dt(run.started_at_ms),
+        ms_to_dt(run.finished_at_ms),
+        run.outcome,
+        run.error,
+        ms_to_dt(run.watermark_before_ms),
+        ms_to_dt(run.watermark_after_ms),
+        *(int(run.counts.get(c, 0)) for c in COUNT_COLUMNS),
+        json.dumps(extra, sort_keys=True) if extra else None,
+    ]
+    con.execute(_UPSERT_RUN, values)

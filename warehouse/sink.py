@@ -1,0 +1,210 @@
+"""`DuckDBSink`: the warehouse as the engine's `assets_sync.sink.Sink`, and as a handle for readers.
+
+Guarantees (see `assets_sync.sink` for the protocol):
+
+* Every protocol call is ONE DuckDB transaction; an exception rolls it back, and a process
+  killed at any instant leaves the warehouse as of the last commit (DuckDB's WAL).
+* One writer per warehouse: another process gets `WarehouseBusyError` from DuckDB's file lock,
+  another sink of this process from a registry (see `warehouse.connection`).
+* Calls are serialized on an internal lock, so a sink may be shared between threads (DuckDB
+  connections are not safe for concurrent use).
+* Opening applies pending migrations (read-write) and verifies that the asset tables match
+  `assets_sync.schema.ASSET_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from assets_sync.sink import (
+    PageBatch,
+    ReconcileResult,
+    RunRecord,
+    SliceState,
+    StreamKey,
+    StreamState,
+    WriteResult,
+)
+from warehouse import ledger
+from warehouse.columns import check_asset_tables
+from warehouse.connection import (
+    canonical_path,
+    claim_writer,
+    connect,
+    release_writer,
+    transaction,
+)
+from warehouse.errors import WarehouseError
+from warehouse.migrate import migrate, pending_migrations
+from warehouse.reconcile import reconcile as _reconcile
+from warehouse.upsert import write_pages
+
+
+class DuckDBSink:
+    """A DuckDB warehouse file, opened read-write (the single writer) or read-only."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        migrate_to: int | None = None,
+    ) -> None:
+        """Open (creating it if needed, unless read-only) and bring the schema up to date.
+
+        `migrate_to` stops at an older schema version; it exists to test upgrades.
+        """
+        self.path = canonical_path(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._closed = False
+        if not read_only:
+            claim_writer(self.path)
+        try:
+            self._con = connect(self.path, read_only)
+            try:
+                self._prepare(migrate_to)
+            except BaseException:
+                self._con.close()
+                raise
+        except BaseException:
+            if not read_only:
+                release_writer(self.path)
+            raise
+
+    def _prepare(self, migrate_to: int | None) -> None:
+        if self.read_only:
+            pending = pending_migrations(self._con)
+            if pending:
+                raise WarehouseError(
+                    f"warehouse {self.path} needs schema migrations "
+                    f"{[m.version for m in pending]}; open it read-write once to upgrade"
+                )
+        else:
+            migrate(self._con, upto=migrate_to)
+        if migrate_to is None:
+            check_asset_tables(self._con)
+
+    # -- handle -------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, for SQL by readers (status, export, analytics)."""
+        self._check_open()
+        return self._con
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._con.close()
+            if not self.read_only:
+                release_writer(self.path)
+
+    def __enter__(self) -> DuckDBSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read-write"
+        return f"DuckDBSink({self.path!r}, {mode}{', closed' if self._closed else ''})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.path} is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise WarehouseError(f"warehouse {self.path} was opened read-only")
+
+    # -- Sink protocol ------------------------------------------------------------------
+
+    def stream_state(self, stream: StreamKey) -> StreamState:
+        with self._lock:
+            self._check_open()
+            return ledger.read_stream_state(self._con, stream)
+
+    def plan_slices(self, stream: StreamKey, slices: Sequence[SliceState]) -> None:
+        with self._lock:
+            self._check_writable()
+            with transaction(self._con):
+                ledger.plan_slices(self._con, stream, slices)
+
+    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+        """Commit the pages, their rejects and their slices' progress in ONE transaction.
+
+        The fast path trusts `raw` to be JSON (the engine serializes it); if DuckDB refuses a
+        value, the transaction is rolled back and the same pages are written again with
+        per-row validation, which sends the offending rows to `rejected_assets`.
+        """
+        with self._lock:
+            self._check_writable()
+            if not pages:
+                return WriteResult()
+            try:
+                with transaction(self._con):
+                    return write_pages(self._con, pages)
+            except duckdb.ConversionException:
+                with transaction(self._con):
+                    return write_pages(self._con, pages, validate_json=True)
+
+    def complete_slices(
+        self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None
+    ) -> None:
+        with self._lock:
+            self._check_writable()
+            with transaction(self._con):
+                ledger.complete_slices(self._con, stream, slice_ids, watermark_ms)
+
+    def reconcile(
+        self,
+        stream: StreamKey,
+        run_id: str,
+        listed_ids: pa.Array,
+        created_lo_ms: int | None,
+        created_hi_ms: int | None,
+        complete: bool,
+    ) -> ReconcileResult:
+        """See `warehouse.reconcile`; `run_id` is accepted for the protocol and for logs."""
+        with self._lock:
+            self._check_writable()
+            with transaction(self._con):
+                return _reconcile(
+                    self._con, stream, listed_ids, created_lo_ms, created_hi_ms, complete
+                )
+
+    def begin_run(self, run: RunRecord) -> None:
+        with self._lock:
+            self._check_writable()
+            with transaction(self._con):
+                ledger.upsert_run(self._con, run)
+
+    def end_run(self, run: RunRecord) -> None:
+        with self._lock:
+            self._check_writable()
+            with transaction(self._con):
+                ledger.upsert_run(self._con, run)
+
+
+#: The warehouse handle: the same object serves the engine (Sink) and readers (`.connection`).
+Warehouse = DuckDBSink
+
+
+def open_warehouse(path: str | os.PathLike[str], read_only: bool = False) -> DuckDBSink:
+    """Open a warehouse; use it as a context manager: `with open_warehouse(p) as wh: ...`."""
+    return DuckDBSink(path, read_only=read_only)
