@@ -103,7 +103,7 @@ class Codec:
             left, right = right, left ^ f
         return np.asarray((left << np.uint64(32)) | right, dtype=np.uint64)
 
-    def _tag_array(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    def tag_array(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         mixed = (keys ^ np.uint64(self._tag_key)) * np.uint64(0x9E3779B97F4A7C15)
         return np.asarray(mixed ^ (mixed >> np.uint64(29)), dtype=np.uint64)
 
@@ -122,7 +122,7 @@ class Codec:
         digits = np.empty((n, _WIDTH * 2), dtype=np.uint8)
         _b62_into(keys, digits[:, :_WIDTH])
         if self.tail:
-            _b62_into(self._tag_array(keys), digits[:, _WIDTH:])
+            _b62_into(self.tag_array(keys), digits[:, _WIDTH:])
         text = digits[:, :width].tobytes().decode("ascii")
         p = self.prefix
         return [p + text[j : j + width] for j in range(0, n * width, width)]

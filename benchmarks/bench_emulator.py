@@ -1,0 +1,141 @@
+"""Emulator benchmarks: start-up time and memory, and pages served per second.
+
+    python benchmarks/bench_emulator.py            # 100k and 1M assets, 10k pages of 100
+    python benchmarks/bench_emulator.py --quick    # 100k assets, 1,000 pages
+
+Each measurement runs the emulator in its own process (`python -m assets_sync.emulator`), so
+RSS is the server's alone and the client does not share its GIL. Pages are fetched over one
+keep-alive HTTP/1.1 connection per client, following tokens (offset mode), `pageSize=100`,
+`sortBy=updatedAt`, `asc`: the engine's access pattern. The client decodes every JSON body,
+as a real client would; with 2 cores, client and server each get about one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = ("bench-key", "bench-secret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(assets: int) -> tuple[subprocess.Popen[str], str, float]:
+    """Spawn the emulator; return it, its base URL and seconds until the first page answered."""
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assets_sync.emulator", "--port", str(port), "--assets",
+         str(assets), "--api-key", AUTH[0], "--api-secret", AUTH[1]],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    while True:
+        try:
+            httpx.get(base + "/assets", params={"pageSize": 1}, auth=AUTH, timeout=5)
+            return proc, base, time.perf_counter() - started
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read() if proc.stderr else "emulator died") from None
+            time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def fetch_pages(base: str, pages: int, start_offset: int = 0) -> int:
+    """Follow tokens for `pages` pages (wrapping around at the end); return assets seen."""
+    seen = 0
+    token: str | None = None
+    with httpx.Client(base_url=base, auth=AUTH, timeout=30) as c:
+        for _ in range(pages):
+            params: dict[str, str | int] = {"pageSize": 100, "sortBy": "updatedAt",
+                                            "sortDirection": "asc"}  # fmt: skip
+            if token:
+                params["paginationToken"] = token
+            elif start_offset:
+                params["paginationToken"] = _offset(start_offset)
+            body = orjson.loads(c.get("/assets", params=params).content)
+            seen += len(body["assets"])
+            token = body.get("nextPaginationToken")
+    return seen
+
+
+def _offset(offset: int) -> str:
+    import base64
+
+    return base64.b64encode(orjson.dumps({"offset": offset, "limit": 100})).decode()
+
+
+def bench(assets: int, pages: int, clients: int) -> dict[str, float]:
+    proc, base, ready_s = start_server(assets)
+    try:
+        rss_mb = psutil.Process(proc.pid).memory_info().rss / 2**20
+        fetch_pages(base, 20)  # warm up: builds the sorted view
+        out: dict[str, float] = {"assets": assets, "ready_s": ready_s, "rss_start_mb": rss_mb}
+        for n in (1, clients):
+            per = pages // n
+            srv = psutil.Process(proc.pid)
+            cpu0 = sum(srv.cpu_times()[:2])
+            t0 = time.perf_counter()
+            threads = [
+                threading.Thread(target=fetch_pages, args=(base, per, (i * per * 100) % assets))
+                for i in range(n)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - t0
+            cpu = sum(srv.cpu_times()[:2]) - cpu0
+            out[f"pages_per_s_{n}c"] = per * n / wall
+            out[f"server_cpu_ms_per_page_{n}c"] = cpu * 1000 / (per * n)
+        out["rss_end_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
+        return out
+    finally:
+        stop(proc)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="100k assets, 1,000 pages")
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients (second run)")
+    args = p.parse_args()
+    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    pages = 1_000 if args.quick else 10_000
+    print(f"# {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")  # fmt: skip
+    for n in sizes:
+        r = bench(n, pages, args.clients)
+        print(
+            f"assets={n:>9,}  ready={r['ready_s']:.2f}s  rss={r['rss_start_mb']:.0f}MB"
+            f"->{r['rss_end_mb']:.0f}MB  1 client: {r['pages_per_s_1c']:.0f} pages/s "
+            f"({r['server_cpu_ms_per_page_1c']:.2f} ms server CPU/page)  "
+            f"{args.clients} clients: {r[f'pages_per_s_{args.clients}c']:.0f} pages/s "
+            f"({r[f'server_cpu_ms_per_page_{args.clients}c']:.2f} ms/page)",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
