@@ -1,0 +1,359 @@
+"""Parquet snapshots of the warehouse for dashboards, swapped in atomically.
+
+Layout under `dest` (a local folder or `s3://bucket/prefix`):
+
+    snapshots/<id>/assets/created_month=YYYY-MM/part-<id>-<n>.parquet        sorted by created_at
+    snapshots/<id>/asset_versions/updated_month=YYYY-MM/part-<id>-<n>.parquet sorted by updated_at
+    snapshots/<id>/asset_lineage/relation=<r>/part-<id>-<n>.parquet          sorted by asset_id
+    snapshots/<id>/_manifest.json      tables, row counts and files of the snapshot
+    _CURRENT.json                      the manifest of the current snapshot (written LAST)
+    assets, asset_versions, asset_lineage   local only: symlinks into the current snapshot
+
+Months are UTC; `unknown` holds rows without a date. Hive partitions let a reader filtering on
+`created_month`/`updated_month` skip whole files, and sorted files with row-group statistics
+let a filter on `created_at`/`updated_at` skip row groups.
+
+Atomicity for readers. A snapshot directory is immutable once written and is published by
+one atomic step: `_CURRENT.json` replaced by rename (local) or a single PUT (S3), and locally
+each dataset symlink replaced by `os.replace` of a fresh symlink.
+* Strict (every destination, and the only way on S3): read `_CURRENT.json` (or call
+  `current_snapshot(dest)`) once and read under that snapshot's path. Nothing there changes,
+  and all three tables come from the same warehouse transaction.
+* Convenient (local): read `dest/assets/**/*.parquet`. A single open of a file resolves the
+  symlink once, and file names carry the snapshot id, so a reader can never combine files of
+  two snapshots: a glob that straddles a swap either sees one snapshot, or fails with
+  "file not found" when it opens a name listed from the other one (retry). Old snapshots stay
+  for `grace` after being superseded, so a reader that resolved the old one finishes.
+Garbage collection, at the end of each export, deletes snapshots superseded more than `grace`
+ago and abandoned partial snapshots older than `grace`; never the current one.
+
+Data streams from DuckDB as Arrow record batches (bounded memory) into one open Parquet writer
+at a time; the three tables are read in ONE DuckDB transaction, so they are consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from warehouse.errors import WarehouseError
+from warehouse.sink import DuckDBSink, open_warehouse
+
+CURRENT = "_CURRENT.json"
+MANIFEST = "_manifest.json"
+SNAPSHOTS = "snapshots"
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    partition: str  # hive partition column (not stored in the files)
+    query: str  # selects the columns, `_part`, ordered by partition then sort key
+
+
+TABLES: tuple[_Table, ...] = (
+    _Table(
+        "assets",
+        "created_month",
+        "SELECT *, coalesce(strftime(timezone('UTC', created_at), '%Y-%m'), 'unknown') AS _part"
+        " FROM assets ORDER BY _part, created_at, id",
+    ),
+    _Table(
+        "asset_versions",
+        "updated_month",
+        "SELECT *, coalesce(strftime(timezone('UTC', updated_at), '%Y-%m'), 'unknown') AS _part"
+        " FROM asset_versions ORDER BY _part, updated_at, id",
+    ),
+    _Table(
+        "asset_lineage",
+        "relation",
+        "SELECT asset_id, related_id, relation AS _part FROM asset_lineage"
+        " ORDER BY _part, asset_id, related_id",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    destination: str
+    snapshot: str  # snapshot id
+    snapshot_path: str  # where the snapshot lives (path or s3:// URI)
+    rows: dict[str, int]
+    files: dict[str, list[str]] = field(default_factory=dict)  # relative to the snapshot
+    removed_snapshots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A resolved destination: a pyarrow filesystem and the root path inside it."""
+
+    fs: pafs.FileSystem
+    root: str
+    uri: str
+    local: bool
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def display(self, *parts: str) -> str:
+        return "/".join([self.uri.rstrip("/"), *parts])
+
+
+def resolve_destination(
+    dest: str,
+    filesystem: pafs.FileSystem | None = None,
+    s3_endpoint: str | None = None,
+    s3_region: str | None = None,
+) -> Destination:
+    """Local folder or `s3://bucket/prefix`.
+
+    S3 credentials come from the standard AWS chain (env `AWS_ACCESS_KEY_ID`/
+    `AWS_SECRET_ACCESS_KEY`, profiles, instance roles); the endpoint from `s3_endpoint`, else
+    env `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (S3-compatible stores, tests); the region
+    from `s3_region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`.
+    """
+    parsed = urlparse(dest)
+    if parsed.scheme == "s3":
+        root = (parsed.netloc + parsed.path).rstrip("/")
+        if filesystem is None:
+            endpoint = (
+                s3_endpoint
+                or os.environ.get("AWS_ENDPOINT_URL_S3")
+                or os.environ.get("AWS_ENDPOINT_URL")
+            )
+            kwargs: dict[str, object] = {
+                "region": s3_region
+                or os.environ.get("AWS_REGION")
+                or os.environ.get("AWS_DEFAULT_REGION")
+                or "us-east-1"
+            }
+            if endpoint:
+                ep = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
+                kwargs["endpoint_override"] = ep.netloc
+                kwargs["scheme"] = ep.scheme
+            filesystem = pafs.S3FileSystem(**kwargs)
+        return Destination(filesystem, root, dest.rstrip("/"), local=False)
+    if parsed.scheme not in ("", "file"):
+        raise WarehouseError(f"unsupported export destination {dest!r}: a folder or s3://")
+    root = os.path.abspath(parsed.path if parsed.scheme == "file" else dest)
+    return Destination(filesystem or pafs.LocalFileSystem(), root, root, local=True)
+
+
+def export_parquet(
+    source: duckdb.DuckDBPyConnection | DuckDBSink | str | os.PathLike[str],
+    dest: str,
+    *,
+    grace: timedelta = timedelta(hours=1),
+    filesystem: pafs.FileSystem | None = None,
+    s3_endpoint: str | None = None,
+    s3_region: str | None = None,
+    batch_rows: int = 65_536,
+    max_rows_per_file: int = 1_000_000,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write a new snapshot of assets, asset_versions and asset_lineage, then publish it.
+
+    `source`: a connection (e.g. `open_warehouse(p, read_only=True).connection`), a sink, or
+    a warehouse path (opened read-only for the export).
+    """
+    target = resolve_destination(dest, filesystem, s3_endpoint, s3_region)
+    if isinstance(source, (str, os.PathLike)):
+        with open_warehouse(source, read_only=True) as wh:
+            return export_parquet(
+                wh.connection, dest, grace=grace, filesystem=target.fs, batch_rows=batch_rows,
+                max_rows_per_file=max_rows_per_file, now=now,
+            )  # fmt: skip
+    con = source.connection if isinstance(source, DuckDBSink) else source
+    now = now or datetime.now(UTC)
+    snap = now.strftime(_STAMP) + "-" + secrets.token_hex(3)
+    snap_rel = f"{SNAPSHOTS}/{snap}"
+    target.fs.create_dir(target.path(snap_rel), recursive=True)
+
+    rows: dict[str, int] = {}
+    files: dict[str, list[str]] = {}
+    con.execute("BEGIN TRANSACTION")  # one consistent view of the three tables
+    try:
+        for table in TABLES:
+            rows[table.name], files[table.name] = _write_table(
+                con, table, target, snap_rel, snap, batch_rows, max_rows_per_file
+            )
+    finally:
+        con.execute("ROLLBACK")  # read-only work: nothing to commit
+    manifest = {
+        "snapshot": snap,
+        "path": snap_rel,
+        "created_at": now.isoformat(),
+        "rows": rows,
+        "files": files,
+        "partitioning": {t.name: t.partition for t in TABLES},
+    }
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    _put(target, f"{snap_rel}/{MANIFEST}", body)
+    _publish(target, snap_rel, body)
+    removed = collect_garbage(target, grace, now)
+    return ExportResult(
+        destination=target.uri,
+        snapshot=snap,
+        snapshot_path=target.display(snap_rel),
+        rows=rows,
+        files=files,
+        removed_snapshots=removed,
+    )
+
+
+def _write_table(
+    con: duckdb.DuckDBPyConnection,
+    table: _Table,
+    target: Destination,
+    snap_rel: str,
+    snap: str,
+    batch_rows: int,
+    max_rows_per_file: int,
+) -> tuple[int, list[str]]:
+    """Stream one ordered query into hive-partitioned files; one writer open at a time."""
+    reader: pa.RecordBatchReader = con.sql(table.query).to_arrow_reader(batch_rows)
+    schema = reader.schema.remove(reader.schema.get_field_index("_part"))
+    files: list[str] = []
+    total = 0
+    writer: pq.ParquetWriter | None = None
+    current: tuple[str, int] | None = None  # (partition value, rows in open file)
+    try:
+        for part, batch in _split_by_partition(reader):
+            if (
+                writer is None
+                or current is None
+                or current[0] != part
+                or (current[1] >= max_rows_per_file)
+            ):
+                if writer is not None:
+                    writer.close()
+                folder = f"{table.name}/{table.partition}={part}"
+                rel = f"{folder}/part-{snap}-{len(files)}.parquet"
+                target.fs.create_dir(target.path(snap_rel, folder), recursive=True)
+                writer = pq.ParquetWriter(
+                    target.path(snap_rel, rel), schema, filesystem=target.fs,
+                    compression="zstd", write_statistics=True,
+                )  # fmt: skip
+                files.append(rel)
+                current = (part, 0)
+            writer.write_batch(batch, row_group_size=batch_rows)
+            current = (part, current[1] + batch.num_rows)
+            total += batch.num_rows
+        if writer is None:  # an empty table is still a readable dataset
+            folder = f"{table.name}/{table.partition}=unknown"
+            rel = f"{folder}/part-{snap}-0.parquet"
+            target.fs.create_dir(target.path(snap_rel, folder), recursive=True)
+            pq.write_table(schema.empty_table(), target.path(snap_rel, rel), filesystem=target.fs)
+            files.append(rel)
+    finally:
+        if writer is not None:
+            writer.close()
+        reader.close()  # an undrained result would block the connection
+    return total, files
+
+
+def _split_by_partition(reader: pa.RecordBatchReader) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """(partition value, batch without `_part`) runs of a stream ordered by `_part`."""
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        parts = batch.column("_part")
+        body = batch.drop_columns(["_part"])
+        for value in pc.unique(parts).to_pylist():  # a handful per batch: the input is sorted
+            yield str(value), body.filter(pc.equal(parts, value))
+
+
+def _put(target: Destination, rel: str, body: bytes) -> None:
+    with target.fs.open_output_stream(target.path(rel)) as out:
+        out.write(body)
+
+
+def _publish(target: Destination, snap_rel: str, manifest: bytes) -> None:
+    """Make the snapshot current: dataset symlinks (local), then `_CURRENT.json`, atomically."""
+    if target.local:
+        for table in TABLES:
+            link = os.path.join(target.root, table.name)
+            if os.path.exists(link) and not os.path.islink(link):
+                raise WarehouseError(
+                    f"{link} exists and is not a symlink made by an export; move it away"
+                )
+            tmp = f"{link}.{secrets.token_hex(4)}.tmp"
+            os.symlink(os.path.join(snap_rel, table.name), tmp)
+            os.replace(tmp, link)
+        tmp = os.path.join(target.root, f"{CURRENT}.{secrets.token_hex(4)}.tmp")
+        with open(tmp, "wb") as out:
+            out.write(manifest)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, os.path.join(target.root, CURRENT))
+    else:
+        _put(target, CURRENT, manifest)  # one PUT: atomic on S3
+
+
+def read_current(
+    dest: str, filesystem: pafs.FileSystem | None = None, s3_endpoint: str | None = None
+) -> dict[str, object]:
+    """The manifest of the current snapshot (raises WarehouseError if none was published)."""
+    target = resolve_destination(dest, filesystem, s3_endpoint)
+    try:
+        with target.fs.open_input_stream(target.path(CURRENT)) as src:
+            manifest: dict[str, object] = json.loads(src.read())
+    except FileNotFoundError as exc:
+        raise WarehouseError(f"no Parquet export published at {dest}") from exc
+    return manifest
+
+
+def current_snapshot(
+    dest: str, filesystem: pafs.FileSystem | None = None, s3_endpoint: str | None = None
+) -> str:
+    """Path or URI of the current snapshot's root: read under it for strict consistency."""
+    manifest = read_current(dest, filesystem, s3_endpoint)
+    target = resolve_destination(dest, filesystem, s3_endpoint)
+    return target.display(str(manifest["path"]))
+
+
+def _stamp(name: str) -> datetime | None:
+    try:
+        return datetime.strptime(name.split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def collect_garbage(target: Destination, grace: timedelta, now: datetime) -> tuple[str, ...]:
+    """Delete snapshots superseded more than `grace` ago (and stale partial ones)."""
+    try:
+        current = str(json.loads(_read(target, CURRENT))["snapshot"])
+    except FileNotFoundError:
+        return ()
+    infos = target.fs.get_file_info(pafs.FileSelector(target.path(SNAPSHOTS)))
+    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+    stamps = {n: _stamp(n) for n in names}
+    removed: list[str] = []
+    for i, name in enumerate(names):
+        if name == current or stamps[name] is None:
+            continue
+        # Superseded when the next snapshot was started; a partial one counts from its own start.
+        following = [s for s in (stamps[n] for n in names[i + 1 :]) if s is not None]
+        since = following[0] if following else stamps[name]
+        if since is not None and now - since >= grace:
+            target.fs.delete_dir(target.path(SNAPSHOTS, name))
+            removed.append(name)
+    return tuple(removed)
+
+
+def _read(target: Destination, rel: str) -> bytes:
+    with target.fs.open_input_stream(target.path(rel)) as src:
+        data: bytes = src.read()
+    return data
