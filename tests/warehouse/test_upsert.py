@@ -1,0 +1,188 @@
+"""The upsert rule: newest updated_at wins, history keeps every distinct version once,
+and no order, replay or duplication of the same batches changes the final state."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assets_sync.sink import SliceState, WriteResult
+from tests.warehouse.conftest import STREAM, page
+from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
+from warehouse import DuckDBSink, open_warehouse
+
+
+def current(wh: DuckDBSink) -> list[tuple[str, int]]:
+    rows = wh.connection.execute(
+        f"SELECT id, epoch_ms(updated_at) - {BASE_MS} FROM assets ORDER BY id"
+    ).fetchall()
+    return [(str(i), int(t)) for i, t in rows]
+
+
+def versions(wh: DuckDBSink) -> list[tuple[str, int]]:
+    rows = wh.connection.execute(
+        f"SELECT id, epoch_ms(updated_at) - {BASE_MS} FROM asset_versions ORDER BY 1, 2"
+    ).fetchall()
+    return [(str(i), int(t)) for i, t in rows]
+
+
+def batch(*pairs: tuple[int, int]) -> pa.RecordBatch:
+    return make_assets([n for n, _ in pairs], [BASE_MS + t for _, t in pairs])
+
+
+def test_new_then_newer_replaces_and_history_grows(wh: DuckDBSink) -> None:
+    assert wh.write([page(batch((1, 10), (2, 10)))]) == WriteResult(new=2)
+    assert wh.write([page(batch((1, 20)))]) == WriteResult(updated=1)
+    assert current(wh) == [("asset_1", 20), ("asset_2", 10)]
+    assert versions(wh) == [("asset_1", 10), ("asset_1", 20), ("asset_2", 10)]
+
+
+def test_older_and_replayed_change_nothing(wh: DuckDBSink) -> None:
+    wh.write([page(batch((1, 20)))])
+    before = wh.connection.execute("SELECT * FROM assets").fetchall()
+    assert wh.write([page(batch((1, 20)))]) == WriteResult(unchanged=1)
+    result = wh.write([page(batch((1, 5)))])  # late, older version: history only
+    assert result == WriteResult(unchanged=1)
+    assert current(wh) == [("asset_1", 20)]
+    assert versions(wh) == [("asset_1", 5), ("asset_1", 20)]
+    after = wh.connection.execute("SELECT * FROM assets").fetchall()
+    assert [r[:24] for r in before] == [r[:24] for r in after]  # asset columns identical
+
+
+def test_equal_version_refreshes_url_and_last_synced(wh: DuckDBSink) -> None:
+    wh.write([page(batch((1, 20)))])
+    fresh = batch((1, 20)).to_pylist()
+    fresh[0]["url"] = "https://cdn.example/new-signature"
+    assert wh.write([page(pa.RecordBatch.from_pylist(fresh, schema=batch().schema))]) == (
+        WriteResult(unchanged=1)
+    )
+    url, first, last = wh.connection.execute(
+        "SELECT url, first_synced_at, last_synced_at FROM assets"
+    ).fetchone() or (None, None, None)
+    assert url == "https://cdn.example/new-signature"
+    assert first is not None and last is not None and last >= first
+    assert versions(wh) == [("asset_1", 20)]
+
+
+def test_duplicates_within_one_call_keep_the_newest(wh: DuckDBSink) -> None:
+    result = wh.write([page(batch((1, 10), (1, 30))), page(batch((1, 20), (1, 30)))])
+    assert result == WriteResult(new=1, unchanged=3)
+    assert current(wh) == [("asset_1", 30)]
+    assert versions(wh) == [("asset_1", 10), ("asset_1", 20), ("asset_1", 30)]
+
+
+def test_lineage_follows_the_current_row(wh: DuckDBSink) -> None:
+    wh.write([page(batch((5, 10)))])  # asset_5: parent asset_1, root asset_1
+    moved = batch((5, 20)).to_pylist()
+    moved[0]["parent_id"] = "asset_9"
+    wh.write([page(pa.RecordBatch.from_pylist(moved, schema=batch().schema))])
+    edges = wh.connection.execute(
+        "SELECT relation, related_id FROM asset_lineage WHERE asset_id = 'asset_5' ORDER BY 1"
+    ).fetchall()
+    assert edges == [
+        ("inference", "inf_2"),
+        ("model", "model_c"),
+        ("parent", "asset_9"),
+        ("root", "asset_1"),
+    ]
+
+
+def test_rejects_are_kept_once_and_bad_rows_diverted(wh: DuckDBSink) -> None:
+    bad = batch((1, 10), (2, 10)).to_pylist()
+    bad[1]["raw"] = "{not json"
+    rows = pa.RecordBatch.from_pylist(bad, schema=batch().schema)
+    result = wh.write([page(rows, make_rejects(["asset_x"]))])
+    assert result == WriteResult(new=1, rejected=2)
+    wh.write([page(batch(), make_rejects(["asset_x"]))])  # replayed reject: not stored twice
+    rejects = wh.connection.execute(
+        "SELECT asset_id, reason, run_id, stream_id FROM rejected_assets ORDER BY 1"
+    ).fetchall()
+    assert rejects == [
+        ("asset_2", "raw is not valid JSON", "run_1", "proj_a"),
+        ("asset_x", "invalid createdAt", "run_1", "proj_a"),
+    ]
+    assert current(wh) == [("asset_1", 10)]
+
+
+def test_slice_progress_commits_with_the_rows(wh: DuckDBSink) -> None:
+    wh.plan_slices(STREAM, [SliceState("s1", 0, 100, 0), SliceState("s2", 100, 200, 100)])
+    wh.write(
+        [
+            page(batch((1, 10)), progress=SliceState("s1", 0, 100, 40)),
+            page(batch((2, 10)), progress=SliceState("s1", 0, 100, 60)),
+        ]
+    )
+    state = wh.stream_state(STREAM)
+    assert [(s.slice_id, s.cursor_ms, s.done) for s in state.slices] == [
+        ("s1", 60, False),
+        ("s2", 100, False),
+    ]
+    wh.plan_slices(STREAM, [SliceState("s1", 0, 100, 0)])  # re-planning keeps progress
+    assert wh.stream_state(STREAM).slices[0].cursor_ms == 60
+    wh.complete_slices(STREAM, ["s1", "s2"], 500)
+    wh.complete_slices(STREAM, [], 300)  # never backwards
+    state = wh.stream_state(STREAM)
+    assert state.slices == () and state.watermark_ms == 500
+
+
+def test_failed_write_changes_nothing(wh: DuckDBSink) -> None:
+    wh.write([page(batch((1, 10)))])
+    broken = batch((2, 10)).drop_columns(["url"])
+    try:
+        wh.write([page(batch((3, 10))), page(broken)])
+    except Exception:
+        pass
+    else:
+        raise AssertionError("a batch with a wrong schema must be refused")
+    assert current(wh) == [("asset_1", 10)]
+    assert wh.stream_state(STREAM).slices[0].cursor_ms == 0
+
+
+# -- the property ------------------------------------------------------------------------
+
+VERSIONS = st.lists(
+    st.tuples(st.integers(0, 5), st.integers(1, 8)), min_size=1, max_size=16, unique=True
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(VERSIONS, st.data())
+def test_any_order_replay_or_duplication_gives_the_same_state(
+    all_versions: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    # Split the versions into batches, replay some, shuffle, coalesce into write calls.
+    n_batches = data.draw(st.integers(1, min(5, len(all_versions))))
+    owner = data.draw(st.lists(st.integers(0, n_batches - 1), min_size=len(all_versions),
+                               max_size=len(all_versions)))  # fmt: skip
+    batches = [[v for v, o in zip(all_versions, owner, strict=True) if o == b]
+               for b in range(n_batches)]  # fmt: skip
+    replays = data.draw(st.lists(st.integers(0, n_batches - 1), max_size=4))
+    sequence = data.draw(st.permutations([*range(n_batches), *replays]))
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(sequence) - 1)), max_size=3)))
+    calls = [sequence[a:b] for a, b in zip([0, *cuts], [*cuts, len(sequence)], strict=True)]
+
+    total = WriteResult()
+    with open_warehouse(":memory:") as wh:
+        for call in calls:
+            if call:
+                total += wh.write([page(batch(*batches[b])) for b in call])
+        latest: dict[int, int] = {}
+        for n, t in all_versions:
+            latest[n] = max(t, latest.get(n, t))
+        assert current(wh) == sorted((f"asset_{n}", t) for n, t in latest.items())
+        assert versions(wh) == sorted((f"asset_{n}", t) for n, t in all_versions)
+        assert total.new == len(latest)
+        rows = sum(len(batches[b]) for b in sequence)
+        assert total.new + total.updated + total.unchanged == rows
+        # The current row is the exact content of its version, whatever the order.
+        mismatched = wh.connection.execute(
+            "SELECT count(*) FROM assets a JOIN asset_versions v"
+            " ON v.id = a.id AND v.updated_at = a.updated_at"
+            " WHERE v.raw <> a.raw OR v.name <> a.name"
+        ).fetchone()
+        assert mismatched == (0,)
