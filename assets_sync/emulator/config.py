@@ -100,10 +100,13 @@ class EmulatorConfig:
     end_ms: int = field(default_factory=_default_end_ms)
     history_days: int = 730
     embedding_dim: int = 64
+    #: Public assets of OTHER organizations (ownerId `team_...`): listed only by `privacy=public`
+    #: (and `tags`, a public search), never by default and never in `truth()`.
+    foreign_public_assets: int = 0
 
     def __post_init__(self) -> None:
-        if self.assets < 0:
-            raise ValueError("assets must be >= 0")
+        if self.assets < 0 or self.foreign_public_assets < 0:
+            raise ValueError("assets and foreign_public_assets must be >= 0")
         if not 1 <= self.projects <= 1000:
             raise ValueError("projects must be in 1..1000")
         if self.token_mode not in ("offset", "keyset"):

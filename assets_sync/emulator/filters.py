@@ -33,6 +33,7 @@ class Filter:
     root: int | None = None
     author: int | None = None
     tags_mask: int | None = None  # every listed tag must be present
+    include_foreign: bool = False  # other organizations' public assets (`privacy=public`)
 
     def mask(
         self, cols: Columns, rows: npt.NDArray[np.int64] | None = None
@@ -43,6 +44,8 @@ class Filter:
             return a if rows is None else a[rows]
 
         m: npt.NDArray[np.bool_] = ~col(cols.deleted)
+        if not self.include_foreign or self.project is not None:
+            m &= ~col(cols.foreign)
         if self.type_codes is not None:
             m &= np.isin(col(cols.type_code), np.fromiter(self.type_codes, dtype=np.int64))
         if self.public_only:

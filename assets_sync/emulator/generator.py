@@ -57,6 +57,7 @@ class Columns:
     out_index: npt.NDArray[np.int8]
     version: npt.NDArray[np.int32]
     deleted: npt.NDArray[np.bool_]
+    foreign: npt.NDArray[np.bool_]  # another organization's public asset (`project` = its team)
     salt: npt.NDArray[np.uint64]
     idkey: npt.NDArray[np.uint64]
     n_inferences: int
@@ -74,7 +75,8 @@ class Columns:
 
 _ARRAYS = (
     "created", "updated", "type_code", "project", "privacy", "parent", "root", "inference",
-    "model", "author", "collection", "tags", "out_index", "version", "deleted", "salt", "idkey",
+    "model", "author", "collection", "tags", "out_index", "version", "deleted", "foreign", "salt",
+    "idkey",
 )  # fmt: skip
 
 
@@ -220,7 +222,7 @@ def generate(cfg: EmulatorConfig, codec: Codec) -> Columns:
     privacy = rng.choice(3, size=n, p=[0.8, 0.12, 0.08])
     privacy[:n_bulk] = 0
 
-    return Columns(
+    cols = Columns(
         created=created,
         updated=updated,
         type_code=type_code.astype(np.int16),
@@ -236,7 +238,34 @@ def generate(cfg: EmulatorConfig, codec: Codec) -> Columns:
         out_index=out_index.astype(np.int8),
         version=np.zeros(n, dtype=np.int32),
         deleted=np.zeros(n, dtype=bool),
+        foreign=np.zeros(n, dtype=bool),
         salt=rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True),
         idkey=codec.permute_array(np.arange(n, dtype=np.int64)),
         n_inferences=n_inf,
     )
+    if cfg.foreign_public_assets:
+        cols.append(_foreign(cfg, codec, rng, n))
+    return cols
+
+
+FOREIGN_TEAMS = 4
+FOREIGN_AUTHOR_BASE = 1 << 20  # far above any team's author indices
+
+
+def _foreign(cfg: EmulatorConfig, codec: Codec, rng: np.random.Generator, start: int) -> Columns:
+    """Public uploads and generations of other organizations (roots only, no lineage)."""
+    f = cfg.foreign_public_assets
+    created = cfg.end_ms - rng.integers(1, cfg.history_days * DAY_MS, size=f)
+    none = np.full(f, -1, dtype=np.int32)
+    team = rng.integers(FOREIGN_TEAMS, size=f).astype(np.int32)
+    return Columns(
+        created=created, updated=created.copy(), type_code=_weighted(rng, ROOT_TYPES, f).astype(
+            np.int16), project=team, privacy=np.ones(f, dtype=np.int8), parent=none,
+        root=none.copy(), inference=none.copy(), model=none.copy(),
+        author=FOREIGN_AUTHOR_BASE + team, collection=none.copy(),
+        tags=(1 << rng.integers(0, 16, size=f)).astype(np.uint16),
+        out_index=np.zeros(f, dtype=np.int8), version=np.zeros(f, dtype=np.int32),
+        deleted=np.zeros(f, dtype=bool), foreign=np.ones(f, dtype=bool),
+        salt=rng.integers(0, 2**64 - 1, size=f, dtype=np.uint64, endpoint=True),
+        idkey=codec.permute_array(np.arange(start, start + f, dtype=np.int64)), n_inferences=0,
+    )  # fmt: skip

@@ -10,8 +10,10 @@ Every rule of the API document is enforced here, and every violation is a `BadRe
 - `type` and `types` are exclusive; `types` in any of the three encodings (`types=a&types=b`,
   `types=a,b`, `types[]=a`); a value ending in `-` is a prefix (`inference-`); unknown types
   are not errors (they match nothing);
-- `tags` restricts to public assets; `originalAssets=true` serves untransformed file URLs
-  (our reading of "the original asset without transformation": it is not a filter).
+- `privacy=public` lists public assets of every organization (other teams' too);
+- `tags` restricts to public assets (of every organization, like a public search), all tags
+  required; `originalAssets=true` serves untransformed file URLs (our reading of "the original
+  asset without transformation": it is not a filter).
 Unknown parameters are ignored, as web APIs usually do.
 """
 
@@ -142,6 +144,7 @@ def parse(pairs: list[tuple[str, str]], store: Store, public_only: bool) -> List
         type_codes=codes,
         privacy=privacy,
         public_only=public_only or tags_mask is not None,
+        include_foreign=privacy == 1 or tags_mask is not None,  # public: every organization
         project=ident("projectId", c.project.decode, projects),
         collection=ident("collectionId", c.collection.decode, projects * COLLECTIONS_PER_PROJECT),
         inference=ident("inferenceId", c.inference.decode, cols.n_inferences),

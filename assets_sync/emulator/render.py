@@ -98,6 +98,7 @@ class Codecs:
         self.inference = Codec("inf_", seed, "inference")
         self.model = Codec("model_", seed, "model", tail=0)
         self.collection = Codec("coll_", seed, "collection", tail=0)
+        self.team = Codec("team_", seed, "team", tail=0)  # other organizations
         self.thumb = Codec("asset_", seed, "thumbnail")  # never decoded: keys are mixes
 
 
@@ -176,7 +177,8 @@ class Renderer:
             ix.tolist(), asset_ids[:n], asset_ids[n : 2 * n], asset_ids[2 * n :], thumb_ids,
             inference_ids, salt.tolist(), h.tolist(),
             fields, cols.type_code[ix].tolist(), cols.project[ix].tolist(),
-            cols.privacy[ix].tolist(), parent.tolist(), inference.tolist(),
+            cols.privacy[ix].tolist(), cols.foreign[ix].tolist(), parent.tolist(),
+            inference.tolist(),
             cols.model[ix].tolist(), cols.author[ix].tolist(), cols.collection[ix].tolist(),
             cols.tags[ix].tolist(), cols.out_index[ix].tolist(), version.tolist(),
             stamps[:n], stamps[n:], sig_main, sig_other, expires, strict=True,
@@ -185,7 +187,7 @@ class Renderer:
         ident, tag_cache, edit_cache = self._id, self._tags, self._edits
         out = []
         for (i, asset_id, parent_id, root_id, thumb_id, inference_id, s, hv, fl, tc, proj,
-             priv, par, inf, mdl, auth, coll, tags, oi, ver, cre, upd, sig, sig2,
+             priv, other_org, par, inf, mdl, auth, coll, tags, oi, ver, cre, upd, sig, sig2,
              exp) in rows:  # fmt: skip
             (mime_pick, wh, size, desc, nsfw, nsfw_val, status, named, stem, orig_id, dur,
              edit_mask, fps, thumbed, hidden, orig_url, caption, emb) = fl  # fmt: skip
@@ -193,7 +195,7 @@ class Renderer:
             mime = mimes[mime_pick % len(mimes)]
             fmt = FORMAT_BY_MIME[mime]
             size += 40_000
-            owner = ident(0, c.project, proj)
+            owner = ident(4, c.team, proj) if other_org else ident(0, c.project, proj)
             tail = f"?Expires={exp}&Signature={sig}&Key-Pair-Id={KEY_PAIR_ID}"
             meta: dict[str, Any] = {"type": type_name, "kind": kind}
             if visual:

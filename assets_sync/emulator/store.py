@@ -36,6 +36,7 @@ from .vocab import ROOT_TYPES, TAGS
 
 SortField = Literal["createdAt", "updatedAt"]
 MAX_CACHED_VIEWS = 24
+_EVERYTHING = Filter(include_foreign=True)
 I64 = npt.NDArray[np.int64]
 
 
@@ -49,6 +50,7 @@ class Store:
         self._rng = random.Random(f"mutations/{cfg.seed}")
         self._clock_ms = max(cfg.end_ms, int(self.cols.updated.max(initial=0)))
         self._views: OrderedDict[tuple[SortField, Filter], View] = OrderedDict()
+        self._aliases: dict[tuple[SortField, Filter], tuple[SortField, Filter]] = {}
         self.project_ids = [self.codecs.project.encode(p) for p in range(cfg.projects)]
         self.mutation_count = 0
 
@@ -60,23 +62,25 @@ class Store:
         """The sorted view for (field, filter), built on first use and then kept up to date."""
         with self.lock:
             key = (field, flt)
-            view = self._views.get(key)
+            stored = self._aliases.get(key, key)
+            view = self._views.get(stored)
             if view is not None:
-                self._views.move_to_end(key)
+                self._views.move_to_end(stored)
                 return view
-            base_key = (field, Filter())
+            base_key = (field, _EVERYTHING)  # every live row, other organizations' too
             base = self._views.get(base_key)
             if base is None:
                 rows = np.nonzero(~self.cols.deleted)[0]
                 base = View.build(self.column(field)[rows], self.cols.idkey[rows], rows)
                 self._views[base_key] = base
-            if flt.is_trivial:
-                return base
             keep = flt.mask(self.cols, base.idx)
+            if keep.all():  # e.g. projectId of a one-project team: no copy, remember the alias
+                self._aliases[key] = base_key
+                return base
             view = View(base.keys[keep], base.ids[keep], base.idx[keep])
             self._views[key] = view
             while len(self._views) > MAX_CACHED_VIEWS:
-                old_key = next(k for k in self._views if not k[1].is_trivial)
+                old_key = next(k for k in self._views if k[1] != _EVERYTHING)
                 del self._views[old_key]
             return view
 
@@ -99,7 +103,8 @@ class Store:
             return out
 
     def count(self) -> int:
-        return int((~self.cols.deleted).sum())
+        """Live assets of the team (other organizations' public assets excluded)."""
+        return int((~self.cols.deleted & ~self.cols.foreign).sum())
 
     def project_index(self, project_id: str) -> int:
         p = self.codecs.project.decode(project_id)
@@ -120,14 +125,14 @@ class Store:
 
     def _live(self, ids: Sequence[str] | None, n: int) -> list[int]:
         if ids is None:
-            live = np.nonzero(~self.cols.deleted)[0]
+            live = np.nonzero(~self.cols.deleted & ~self.cols.foreign)[0]
             if n <= 0 or len(live) == 0:
                 return []
             return sorted(int(r) for r in self._rng.sample(range(len(live)), min(n, len(live))))
         rows = []
         for asset_id in ids:
             row = self.row_of(asset_id)
-            if row is None or self.cols.deleted[row]:
+            if row is None or self.cols.deleted[row] or self.cols.foreign[row]:
                 raise KeyError(asset_id)
             rows.append(row)
         return sorted(set(rows))
@@ -135,7 +140,7 @@ class Store:
     def _pick(self, ids: Sequence[str] | None, n: int) -> list[int]:
         rows = self._live(ids, n)
         if ids is None and rows:
-            live = np.nonzero(~self.cols.deleted)[0]
+            live = np.nonzero(~self.cols.deleted & ~self.cols.foreign)[0]
             rows = [int(live[r]) for r in rows]
         return rows
 
@@ -169,6 +174,7 @@ class Store:
                 return []
             r = np.asarray(rows, dtype=np.int64)
             self.cols.deleted[r] = True
+            self._aliases.clear()
             for view in self._views.values():
                 view.remove(r)
             self.mutation_count += len(rows)
@@ -182,7 +188,7 @@ class Store:
             parent = None
             if parent_id is not None:
                 parent = self.row_of(parent_id)
-                if parent is None or self.cols.deleted[parent]:
+                if parent is None or self.cols.deleted[parent] or self.cols.foreign[parent]:
                     raise KeyError(parent_id)
             self.cols.append(self._new_rows(n, parent))
             rows = np.arange(self.cols.n - n, self.cols.n, dtype=np.int64)
@@ -226,6 +232,7 @@ class Store:
             out_index=np.arange(n, dtype=np.int8) if has_inf else np.zeros(n, dtype=np.int8),
             version=np.zeros(n, dtype=np.int32),
             deleted=np.zeros(n, dtype=bool),
+            foreign=np.zeros(n, dtype=bool),
             salt=rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True),
             idkey=self.codecs.asset.permute_array(np.arange(start, start + n, dtype=np.int64)),
             n_inferences=c.n_inferences + (1 if has_inf else 0),
@@ -233,6 +240,7 @@ class Store:
 
     def _refresh(self, rows: I64) -> None:
         """Re-place `rows` in every cached view after their columns changed."""
+        self._aliases.clear()  # membership may have changed: re-check on next use
         for (field, flt), view in self._views.items():
             view.remove(rows)
             keep = rows[flt.mask(self.cols, rows)]

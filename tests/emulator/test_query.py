@@ -9,7 +9,7 @@ import pytest
 
 from assets_sync.emulator import Emulator
 
-from .conftest import fetch_all, ids
+from .conftest import client, fetch_all, ids
 
 ALL = {"pageSize": 100}
 
@@ -235,3 +235,18 @@ def test_unknown_parameters_are_ignored_and_other_paths_404(api: httpx.Client) -
     assert api.get("/assets", params={"pageSize": 2, "flavour": "vanilla"}).status_code == 200
     assert api.get("/models").status_code == 404
     assert api.post("/assets").status_code == 405
+
+
+def test_privacy_public_lists_other_organizations_public_assets(make_emu) -> None:
+    e = make_emu(assets=400, foreign_public_assets=50)
+    truth = e.truth()
+    assert all(a["ownerId"].startswith("proj_") for a in truth) and len(truth) == 400
+    with client(e) as c:
+        default = fetch_all(c, {"pageSize": 100})
+        public = fetch_all(c, {"pageSize": 100, "privacy": "public"})
+        scoped = fetch_all(c, {"pageSize": 100, "privacy": "public", "projectId": e.project_ids[0]})
+    assert {a["id"] for a in default} == {a["id"] for a in truth}
+    foreign = [a for a in public if a["ownerId"].startswith("team_")]
+    assert len(foreign) == 50 and all(a["privacy"] == "public" for a in public)
+    assert len(public) == 50 + sum(a["privacy"] == "public" for a in truth)
+    assert all(a["ownerId"] == e.project_ids[0] for a in scoped)
