@@ -33,8 +33,8 @@ page_ms = (time.perf_counter() - t1) / 20 * 1000
 deep = app.handle("GET", q + "&paginationToken=" + base64.b64encode(
     json.dumps({"offset": int(sys.argv[1]) - 150, "limit": 100}).encode()).decode(), auth, b"")
 print(json.dumps({"ready_s": ready, "rss_mb": psutil.Process().memory_info().rss / 2**20,
-                  "page_ms": page_ms, "first": first.status, "deep": len(json.loads(deep.body)["assets"]),
-                  "live": app.store.count()}))
+                  "page_ms": page_ms, "first": first.status, "live": app.store.count(),
+                  "deep": len(json.loads(deep.body)["assets"])}))
 """
 
 

@@ -32,7 +32,7 @@ def test_views_survive_random_mutations_and_eviction() -> None:
         Filter(author=3),
     ]
     filters += [Filter(collection=c) for c in range(MAX_CACHED_VIEWS)]  # forces evictions
-    for step in range(40):
+    for _ in range(40):
         for flt in rng.sample(filters, 6):
             store.view(rng.choice(["createdAt", "updatedAt"]), flt)
         op = rng.choice(["update", "delete", "add", "add_child"])
