@@ -58,6 +58,9 @@ def test_second_writer_in_the_same_process_is_refused(db_path: str) -> None:
 
 def test_read_only_handle_refuses_writes(db_path: str) -> None:
     open_warehouse(db_path).close()
-    with open_warehouse(db_path, read_only=True) as ro, open_warehouse(db_path, read_only=True):
-        with pytest.raises(WarehouseError, match="read-only"):
-            ro.write([page(make_assets([1], [BASE_MS]))])
+    with (
+        open_warehouse(db_path, read_only=True) as ro,
+        open_warehouse(db_path, read_only=True),  # readers share
+        pytest.raises(WarehouseError, match="read-only"),
+    ):
+        ro.write([page(make_assets([1], [BASE_MS]))])
