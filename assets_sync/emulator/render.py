@@ -10,6 +10,7 @@ only assembles dicts from prepared pieces.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +46,7 @@ _TYPE_INFO = tuple(
 )
 _ODD = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                  0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53,
-                 0x85EBCA77C2B2AE63], dtype=np.uint64)  # fmt: skip
+                 0x85EBCA77C2B2AE63, 0x2545F4914F6CDD1D], dtype=np.uint64)  # fmt: skip
 _PROMPT_SHIFTS = np.array([0, 7, 14, 21, 28, 35, 42, 49, 56], dtype=np.uint64)
 #: Bit fields of the salt, in the order `page` unpacks them (shift, mask).
 _FIELDS = (
@@ -146,7 +147,10 @@ class Renderer:
         salt, version = cols.salt[ix], cols.version[ix]
         h = mix(salt ^ version.astype(np.uint64))  # bits that change with every update
         rand = h[:, None] * _ODD[None, :]
-        rand ^= rand >> np.uint64(29)  # 7 words: 3+2 signature words, thumbnail id and tag
+        rand ^= rand >> np.uint64(29)  # 8 words: 6 for the URL signatures, 2 for a thumbnail id
+        sigs = base64.urlsafe_b64encode(np.ascontiguousarray(rand[:, :6]).tobytes()).decode()
+        sig_main = [sigs[k : k + 43] for k in range(0, 64 * n, 64)]  # 48 bytes: 64 chars a row
+        sig_other = [sigs[k + 43 : k + 64] for k in range(0, 64 * n, 64)]
         parent, root, inference = cols.parent[ix], cols.root[ix], cols.inference[ix]
         keys = cols.idkey[np.concatenate([ix, np.maximum(parent, 0), np.maximum(root, 0)])]
         inf_key = c.inference.permute_array(np.maximum(inference, 0).astype(np.int64))
@@ -154,17 +158,15 @@ class Renderer:
         # out as bytes and sliced once: per-call and per-string overheads dominate at n=100.
         digits = b62_digits(
             [keys, c.asset.tag_array(keys), inf_key, c.inference.tag_array(inf_key),
-             rand.T.ravel()]
-        )  # fmt: skip  # row blocks of n: 3 keys, 3 tags, inference key, tag, 7 random words
+             rand[:, 6], rand[:, 7]]
+        )  # fmt: skip  # row blocks of n: 3 keys, 3 tags, inference key, tag, 2 random words
 
         def block(j: int, count: int = 1) -> npt.NDArray[np.uint8]:
             return digits[j * n : (j + count) * n]
 
         asset_ids = join_rows(b"asset_", block(0, 3), block(3, 3))  # own, parent, root
         inference_ids = join_rows(b"inf_", block(6), block(7))
-        sig_main = join_rows(b"", block(8), block(9), block(10))
-        sig_other = join_rows(b"", block(11), block(12))
-        thumb_ids = join_rows(b"asset_", block(13), block(14))
+        thumb_ids = join_rows(b"asset_", block(8), block(9))
         created = cols.created[ix]
         expires = (created // 1000 + 2_592_000 * (1 + version.astype(np.int64))).tolist()
         both = np.concatenate([created, cols.updated[ix]]).astype("datetime64[ms]")
