@@ -59,10 +59,10 @@ class RateLimiter:
                 self._refill(now)
                 wait = max(0.0, self._paused_until - now)
                 if wait == 0.0:
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    if self._tokens >= 1.0 - 1e-9:  # tolerance: float refill can land at 0.99..
+                        self._tokens = max(0.0, self._tokens - 1.0)
                         return waited
-                    wait = (1.0 - self._tokens) / self._rate
+                    wait = max(1e-6, (1.0 - self._tokens) / self._rate)
             self._sleep(wait)
             waited += wait
 
