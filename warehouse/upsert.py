@@ -95,10 +95,13 @@ FROM {_CLS}
 """
 
 # Distinct (id, updated_at) of the call, first observation of each, with the stored version.
+# Narrow first (ids, timestamps, ordinals), then the wide rows are fetched by ordinal.
 _CANDIDATES = f"""
-    SELECT i.*, c._stored_at FROM {_IN} AS i JOIN {_CLS} AS c ON c.id = i.id
-    WHERE i.updated_at IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY i.id, i.updated_at ORDER BY i._ord) = 1
+    SELECT i.*, c._stored_at
+    FROM (SELECT min(_ord) AS _ord FROM {_IN} WHERE id IS NOT NULL AND updated_at IS NOT NULL
+          GROUP BY id, updated_at) AS f
+    JOIN {_IN} AS i ON i._ord = f._ord
+    JOIN {_CLS} AS c ON c.id = i.id
 """
 
 _VERSIONS_NEWER = f"""
@@ -108,7 +111,7 @@ WHERE v._stored_at IS NULL OR v.updated_at > v._stored_at
 """
 
 _OLDER_COUNT = f"""
-SELECT count(*) FROM ({_CANDIDATES}) AS v WHERE v.updated_at < v._stored_at
+SELECT count(*) FROM {_IN} AS i JOIN {_CLS} AS c ON c.id = i.id WHERE i.updated_at < c._stored_at
 """
 
 _VERSIONS_OLDER = f"""
@@ -206,28 +209,45 @@ def upsert_progress(
     )
 
 
-def _tagged(batch: pa.RecordBatch, schema: pa.Schema, page: PageBatch) -> pa.Table | None:
-    """The batch in `schema`'s column order, plus the page's run and stream ids."""
-    if batch.num_rows == 0:
-        return None
-    if set(batch.schema.names) != set(schema.names):
-        raise WarehouseError(
-            f"page batch columns {batch.schema.names} do not match the record schema "
-            f"{schema.names}: the engine and the warehouse disagree on assets_sync.schema"
-        )
-    table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
-    n = table.num_rows
-    table = table.append_column("_run_id", pa.repeat(pa.scalar(page.run_id), n))
-    return table.append_column("_stream_id", pa.repeat(pa.scalar(page.stream.stream_id), n))
+def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> pa.Table:
+    """The pages' batches as one contiguous table in `schema`, plus run and stream ids.
 
-
-def _concat(tables: list[pa.Table | None], schema: pa.Schema) -> pa.Table:
-    present = [t for t in tables if t is not None]
-    if not present:
-        empty = pa.Table.from_batches([], schema=schema)
-        empty = empty.append_column("_run_id", pa.array([], pa.string()))
-        return empty.append_column("_stream_id", pa.array([], pa.string()))
-    return pa.concat_tables(present)
+    Contiguous on purpose: DuckDB scans one big Arrow chunk much faster than a hundred small
+    ones. Column order and nullability flags may differ from `schema`; names may not.
+    """
+    batches: list[pa.RecordBatch] = []
+    run_ids: list[str] = []
+    stream_ids: list[str] = []
+    counts: list[int] = []
+    for p in pages:
+        batch = p.rejects if rejects else p.assets
+        if batch.num_rows == 0:
+            continue
+        if not batch.schema.equals(schema):
+            if set(batch.schema.names) != set(schema.names):
+                raise WarehouseError(
+                    f"page batch columns {batch.schema.names} do not match the record schema "
+                    f"{schema.names}: the engine and the warehouse disagree on assets_sync.schema"
+                )
+            batch = pa.RecordBatch.from_arrays(
+                [
+                    batch.column(name).cast(f.type)
+                    for name, f in zip(schema.names, schema, strict=True)
+                ],
+                schema=schema,
+            )
+        batches.append(batch)
+        run_ids.append(p.run_id)
+        stream_ids.append(p.stream.stream_id)
+        counts.append(batch.num_rows)
+    table = pa.Table.from_batches(batches, schema=schema).combine_chunks()
+    reps = np.asarray(counts, dtype=np.int64)
+    table = table.append_column(
+        "_run_id", pa.array(np.repeat(np.array(run_ids, dtype=object), reps), pa.string())
+    )
+    return table.append_column(
+        "_stream_id", pa.array(np.repeat(np.array(stream_ids, dtype=object), reps), pa.string())
+    )
 
 
 def write_pages(
@@ -241,9 +261,9 @@ def write_pages(
     parsing every `raw` once more, which is why it is not the default path).
     """
     valid = _VALID_JSON if validate_json else _VALID
-    assets = _concat([_tagged(p.assets, ASSET_SCHEMA, p) for p in pages], ASSET_SCHEMA)
+    assets = _combined(pages, ASSET_SCHEMA, rejects=False)
     assets = assets.append_column("_ord", pa.array(np.arange(assets.num_rows, dtype=np.int64)))
-    rejects = _concat([_tagged(p.rejects, REJECT_SCHEMA, p) for p in pages], REJECT_SCHEMA)
+    rejects = _combined(pages, REJECT_SCHEMA, rejects=True)
 
     for stream in {p.stream.stream_id: p.stream for p in pages}.values():
         ensure_stream(con, stream)
