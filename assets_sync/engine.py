@@ -67,7 +67,7 @@ class SyncConfig:
     page_size: int = 100
     start_ms: int | None = None  # first sync: start here instead of the earliest asset
     min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice
-    max_tie_passes: int = 6
+    max_tie_passes: int = 10
     max_pages_in_flight: int = 16  # bounded queue between fetchers and the writer
     max_pages_per_write: int = 64  # coalescing limit of one transaction
 

@@ -11,7 +11,7 @@ The scheme, with `c` the cursor (the `<field>After` of the next request):
    the instants `>= L`, and the records at `L` already seen are dropped by `(id, timestamp)`.
 2. Tie group: if every record of a full page shares one timestamp `L`, seeking cannot move past
    it. Then list exactly `L` (`after = L - 1`, `before = L + 1`) following `paginationToken`,
-   in passes, until two consecutive passes return the same id set; then the cursor becomes `L`.
+   in passes, until a pass returns every id of the pass before it; then the cursor becomes `L`.
 3. Done: a page without a next token (or an empty page) ends the window; the cursor is `hi - 1`.
 
 Why nothing present throughout the listing is skipped:
@@ -24,16 +24,18 @@ Why nothing present throughout the listing is skipped:
 - In step 2, offset tokens CAN skip: if a record of the group that an earlier page already
   covered leaves the group (updated: its timestamp moves forward; deleted) between two page
   requests of a pass, the offsets of the later records shift down by one and one of them is
-  never returned. Claim: if pass k skips a record, pass k+1 returns a different id set.
+  never returned. Claim: if pass k skips a record, pass k+1 lacks an id of pass k.
   Consider the first removal during pass k of a record at a position below the read frontier
   (only those shift unread records into the read region; removals above the frontier do not
   skip anything). Before it, positions below the frontier never moved, so the removed record
   was returned by pass k. It has left the group for good (timestamps only move forward, a
-  deleted asset does not come back), so pass k+1 cannot return it: the sets differ.
-  Contrapositive: when pass k+1 returns exactly pass k's ids, pass k skipped nothing, and every
-  record present at `L` throughout pass k was returned. With keyset tokens no pass ever skips.
-  Passes are bounded (`max_tie_passes`); a group that never settles raises
-  `UnstableListingError` and the cursor stays BEFORE `L`, so a later run retries it.
+  deleted asset does not come back), so pass k+1 cannot return it.
+  Contrapositive: when every id of pass k is also in pass k+1 (new ids in k+1 do not matter),
+  pass k skipped nothing, and every record present at `L` throughout pass k was returned.
+  With keyset tokens no pass ever skips. Between two disagreeing passes we wait a little
+  (doubling, capped), as mutations come in bursts. Passes are bounded (`max_tie_passes`); a
+  group that never settles raises `UnstableListingError` and the cursor stays BEFORE `L`, so
+  the slice is retried from there by the next run.
 - Limits (documented, not defended): a record entering the group at the OLD timestamp `L`
   (a late commit) and leaving it again within the same pass, repeatedly; and an API whose order
   inside a tie is not stable between requests (passes then disagree until the bound, which
@@ -45,6 +47,7 @@ tie group), never the whole window.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +121,8 @@ def paginate(
     key: SortKey = BY_UPDATED,
     base_params: Params = (),
     page_size: int = 100,
-    max_tie_passes: int = 6,
+    max_tie_passes: int = 10,
+    sleep: Callable[[float], None] = time.sleep,
     stats: PaginationStats | None = None,
 ) -> Iterator[Step]:
     """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring."""
@@ -167,7 +171,9 @@ def paginate(
                 for i in (_id(r),)
                 if i is not None
             )
-            yield from _tie_group(fetch, common, key, last, cursor, seen, max_tie_passes, stats)
+            yield from _tie_group(
+                fetch, common, key, last, cursor, seen, max_tie_passes, stats, sleep
+            )
             cursor, boundary_ts, boundary_ids = last, None, set()
             yield Step([], cursor, False)
             continue
@@ -194,8 +200,9 @@ def _tie_group(
     seen: set[str],
     max_passes: int,
     stats: PaginationStats,
+    sleep: Callable[[float], None],
 ) -> Iterator[Step]:
-    """List every record at exactly `stamp` until two consecutive passes agree.
+    """List every record at exactly `stamp` until a pass returns all ids of the previous one.
 
     Yields new records (ids not in `seen`, which it updates) with the cursor unchanged.
     """
@@ -205,7 +212,9 @@ def _tie_group(
         (key.before, format_iso_ms(stamp + 1)),
     )
     previous: set[str] | None = None
-    for _ in range(max_passes):
+    for n in range(max_passes):
+        if n >= 2:  # two passes disagreed: let a burst of mutations pass
+            sleep(min(2.0, 0.05 * 2 ** (n - 2)))
         stats.tie_passes += 1
         ids: set[str] = set()
         tokens: set[str] = set()
@@ -241,10 +250,10 @@ def _tie_group(
                     f"{format_iso_ms(stamp)}"
                 )
             tokens.add(token)
-        if previous is not None and ids == previous:
+        if previous is not None and previous <= ids:
             return
         previous = ids
     raise UnstableListingError(
-        f"the tie group at {format_iso_ms(stamp)} changed in each of {max_passes} passes; "
+        f"the tie group at {format_iso_ms(stamp)} lost ids in each of {max_passes} passes; "
         "the slice stays before it and will be retried"
     )

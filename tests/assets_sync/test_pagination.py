@@ -28,6 +28,10 @@ WINDOW = Window(0, 40)
 FUTURE = 1_000  # updates move assets here: outside the window, like "now" during a run
 
 
+def no_sleep(seconds: float) -> None:
+    pass
+
+
 def client_for(api: FakeApi) -> AssetsClient:
     return AssetsClient(
         ApiSettings(base_url="http://fake/v1"),
@@ -75,7 +79,11 @@ def test_every_unchanged_asset_arrives_and_cursors_are_safe(
     with client_for(api) as client:
         seen: dict[str, int] = {}
         last_cursor = WINDOW.lo_ms
-        steps = list(paginate(client.list_page, WINDOW, page_size=page_size, max_tie_passes=50))
+        steps = list(
+            paginate(
+                client.list_page, WINDOW, page_size=page_size, max_tie_passes=50, sleep=no_sleep
+            )
+        )
         for step in steps:
             for r in step.records:
                 seen.setdefault(r["id"], parse_iso_ms(r["updatedAt"]))
@@ -138,7 +146,9 @@ def test_unstable_tie_group_fails_before_advancing() -> None:
     api = FakeApi(assets, on_request=churn)
     cursors: list[int] = []
     with client_for(api) as client, pytest.raises(UnstableListingError):
-        for step in paginate(client.list_page, WINDOW, page_size=5, max_tie_passes=3):
+        for step in paginate(
+            client.list_page, WINDOW, page_size=5, max_tie_passes=3, sleep=no_sleep
+        ):
             cursors.append(step.cursor_ms)
     assert max(cursors) < 10  # never committed past the unsettled tie group
 
@@ -183,7 +193,8 @@ def test_mock_transport_sanity() -> None:
 
 def test_passes_must_agree_not_just_add_nothing_new() -> None:
     """Pass 1 and pass 2 both skip asset 6 (offset shifts) and pass 2 brings no new id: a
-    "stop when nothing new" rule would lose it; "two passes agree" runs a third pass."""
+    "stop when nothing new" rule would lose it; "pass 2 holds every id of pass 1" does not
+    hold (assets 1 and 2 left), so a third pass runs."""
     assets = [make_asset(i, 10) for i in range(10)]
 
     def mutate(api: FakeApi, n: int) -> None:
