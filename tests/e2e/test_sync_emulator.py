@@ -76,7 +76,7 @@ def run_story(n: int) -> None:
         stats = emu.stats()
         unchanged = [a for i, a in after.items() if i in before and before[i] == a]
         changed = len(before) - len(unchanged)
-        assert changed > 0, "the story needs mutations during the run"
+        assert changed > 0 and stats["mutations_while_paging"] > 0, "the story needs mutations"
         assert first.counts.throttled > 0 and first.counts.retries > first.counts.throttled
         assert first.counts.tie_groups >= 1
         for asset in unchanged:
@@ -101,7 +101,6 @@ def run_story(n: int) -> None:
         assert rec.complete and rec.listed == len(truth)
         assert set(deleted) <= set(sink.deleted)
         assert set(sink.current) - set(sink.deleted) == set(truth)
-        assert stats["requests"] if "requests" in stats else True
 
 
 @pytest.mark.smoke
