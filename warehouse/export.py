@@ -24,8 +24,10 @@ each dataset symlink replaced by `os.replace` of a fresh symlink.
   two snapshots: a glob that straddles a swap either sees one snapshot, or fails with
   "file not found" when it opens a name listed from the other one (retry). Old snapshots stay
   for `grace` after being superseded, so a reader that resolved the old one finishes.
-Garbage collection, at the end of each export, deletes snapshots superseded more than `grace`
-ago and abandoned partial snapshots older than `grace`; never the current one.
+Garbage collection, at the end of each export, deletes complete snapshots superseded (by a
+later complete one) more than `grace` ago, and partial snapshots (no `_manifest.json`: a crashed
+export) started more than `grace` ago; never the current one. `grace` must therefore exceed
+both the longest read of a snapshot and the longest export.
 
 Data streams from DuckDB as Arrow record batches (bounded memory) into one open Parquet writer
 at a time; the three tables are read in ONE DuckDB transaction, so they are consistent.
@@ -133,11 +135,15 @@ def resolve_destination(
                 or os.environ.get("AWS_ENDPOINT_URL_S3")
                 or os.environ.get("AWS_ENDPOINT_URL")
             )
+            # allow_delayed_open: a file smaller than one part is a single PUT instead of a
+            # multipart upload (fewer requests; also sidesteps moto 5.2's broken
+            # CompleteMultipartUpload response, getmoto/moto#10055, in the tests).
             kwargs: dict[str, object] = {
+                "allow_delayed_open": True,
                 "region": s3_region
                 or os.environ.get("AWS_REGION")
                 or os.environ.get("AWS_DEFAULT_REGION")
-                or "us-east-1"
+                or "us-east-1",
             }
             if endpoint:
                 ep = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
@@ -339,14 +345,19 @@ def collect_garbage(target: Destination, grace: timedelta, now: datetime) -> tup
         return ()
     infos = target.fs.get_file_info(pafs.FileSelector(target.path(SNAPSHOTS)))
     names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
-    stamps = {n: _stamp(n) for n in names}
+    manifests = target.fs.get_file_info([target.path(SNAPSHOTS, n, MANIFEST) for n in names])
+    complete = [n for n, m in zip(names, manifests, strict=True) if m.type == pafs.FileType.File]
     removed: list[str] = []
-    for i, name in enumerate(names):
-        if name == current or stamps[name] is None:
+    for name in names:
+        stamp = _stamp(name)
+        if name == current or stamp is None:
             continue
-        # Superseded when the next snapshot was started; a partial one counts from its own start.
-        following = [s for s in (stamps[n] for n in names[i + 1 :]) if s is not None]
-        since = following[0] if following else stamps[name]
+        if name in complete:
+            # Readers may hold it until the next complete snapshot was published.
+            later = [_stamp(n) for n in complete if n > name]
+            since = later[0] if later else None
+        else:
+            since = stamp  # partial: abandoned by a crashed export (or one slower than grace)
         if since is not None and now - since >= grace:
             target.fs.delete_dir(target.path(SNAPSHOTS, name))
             removed.append(name)

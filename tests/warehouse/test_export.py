@@ -1,0 +1,195 @@
+"""Parquet export: readable by DuckDB, Polars and pandas; laid out for date-filtered reads;
+published atomically (a concurrent reader sees one snapshot, never a mix); old snapshots
+collected after a grace period; the same to S3 (moto's server on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from tests.warehouse.conftest import page
+from tests.warehouse.factory import BASE_MS, make_assets
+from warehouse import DuckDBSink
+from warehouse.export import current_snapshot, export_parquet, read_current
+
+DAY = 86_400_000
+
+
+def fill(wh: DuckDBSink, first: int, count: int) -> None:
+    """`count` assets created one per 5 days from 2026-01-01 (several months), one update each."""
+    n = np.arange(first, first + count)
+    created = BASE_MS + (n % 60) * 5 * DAY
+    wh.write([page(make_assets(n, created, created_ms=created))])
+    wh.write([page(make_assets(n, created + DAY, created_ms=created))])
+
+
+def test_readers_and_layout(wh: DuckDBSink, tmp_path: Path) -> None:
+    fill(wh, 0, 300)
+    dest = tmp_path / "parquet"
+    result = export_parquet(wh.connection, str(dest), batch_rows=64)
+    assert result.rows == {"assets": 300, "asset_versions": 600, "asset_lineage": 1192}
+
+    glob = f"{dest}/assets/**/*.parquet"
+    months = duckdb.sql(
+        f"SELECT created_month, count(*) FROM read_parquet('{glob}', hive_partitioning=true)"
+        " GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert [m for m, _ in months] == [f"2026-{m:02d}" for m in range(1, 11)]
+    assert sum(c for _, c in months) == 300
+    # One month of versions is one folder: a month filter never opens the other files.
+    assert sorted(p.name for p in (dest / "asset_versions").iterdir())[0] == "updated_month=2026-01"
+    versions = pl.scan_parquet(f"{dest}/asset_versions/**/*.parquet", hive_partitioning=True)
+    jan = versions.filter(pl.col("updated_month") == "2026-01").select(pl.len()).collect()
+    in_january = wh.connection.execute(
+        "SELECT count(*) FROM asset_versions WHERE updated_at < '2026-02-01'"
+    ).fetchone()
+    assert in_january == (jan.item(),)
+    lineage = pd.read_parquet(dest / "asset_lineage")
+    assert len(lineage) == 1192 and set(lineage["relation"].astype(str)) == {
+        "parent", "root", "inference", "model",
+    }  # fmt: skip
+    # Files are sorted by their date, so row-group statistics prune within a month too.
+    for rel in result.files["asset_versions"]:
+        col = pq.read_table(dest / "snapshots" / result.snapshot / rel, columns=["updated_at"])
+        values = col.column("updated_at").to_pylist()
+        assert values == sorted(values)
+    assert (
+        pq.ParquetFile(dest / "snapshots" / result.snapshot / rel)
+        .metadata.row_group(0)
+        .column(0)
+        .statistics.has_min_max
+    )
+    assert current_snapshot(str(dest)) == result.snapshot_path
+
+
+def test_empty_warehouse_exports_readable_datasets(wh: DuckDBSink, tmp_path: Path) -> None:
+    export_parquet(wh.connection, str(tmp_path))
+    assert duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/assets/**/*.parquet')"
+    ).fetchall() == [(0,)]
+    assert len(pd.read_parquet(tmp_path / "asset_versions")) == 0
+
+
+def test_readers_never_see_a_mix_of_snapshots(wh: DuckDBSink, tmp_path: Path) -> None:
+    dest = str(tmp_path)
+    fill(wh, 0, 200)
+    first = export_parquet(wh.connection, dest, batch_rows=32)
+    expected = {first.snapshot: first.rows["assets"]}
+    stop = threading.Event()
+    seen: list[tuple[set[str], int]] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        con = duckdb.connect()
+        while not stop.is_set():
+            try:
+                rows = con.execute(
+                    f"SELECT regexp_extract(filename, 'part-(.+)-[0-9]+[.]parquet$', 1), count(*)"
+                    f" FROM read_parquet('{dest}/assets/**/*.parquet', filename=true) GROUP BY 1"
+                ).fetchall()
+            except duckdb.IOException as exc:  # a glob straddling a swap: retry
+                if "No such file" not in str(exc) and "No files found" not in str(exc):
+                    errors.append(exc)
+                continue
+            seen.append(({str(r[0]) for r in rows}, sum(int(r[1]) for r in rows)))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for k in range(5):
+            fill(wh, 1000 + 50 * k, 50)
+            result = export_parquet(wh.connection, dest, batch_rows=32)
+            expected[result.snapshot] = result.rows["assets"]
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(seen) > 5
+    for snapshots, count in seen:
+        assert len(snapshots) == 1, f"a read mixed snapshots {snapshots}"
+        assert expected[snapshots.pop()] == count  # and saw all of that snapshot's rows
+
+
+def test_old_snapshots_are_collected_after_the_grace_period(wh: DuckDBSink, tmp_path: Path) -> None:
+    fill(wh, 0, 10)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    a = export_parquet(wh.connection, str(tmp_path), now=t0)
+    b = export_parquet(wh.connection, str(tmp_path), now=t0 + timedelta(minutes=1))
+    (tmp_path / "snapshots" / "20260301T000200000000Z-abandoned").mkdir()  # crashed export
+    c = export_parquet(wh.connection, str(tmp_path), now=t0 + timedelta(hours=2))
+    assert set(c.removed_snapshots) == {a.snapshot, "20260301T000200000000Z-abandoned"}
+    left = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert left == [b.snapshot, c.snapshot]  # b was superseded only just now: kept for readers
+    assert os.readlink(tmp_path / "assets") == f"snapshots/{c.snapshot}/assets"
+    assert json.loads((tmp_path / "_CURRENT.json").read_text())["snapshot"] == c.snapshot
+
+
+def test_existing_directory_is_never_replaced(wh: DuckDBSink, tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "mine.txt").write_text("keep me")
+    with pytest.raises(Exception, match="not a symlink"):
+        export_parquet(wh.connection, str(tmp_path))
+    assert (tmp_path / "assets" / "mine.txt").read_text() == "keep me"
+
+
+# -- S3 ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_export_to_s3(wh: DuckDBSink, s3_endpoint: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="dash")
+    fill(wh, 0, 120)
+    first = export_parquet(wh.connection, "s3://dash/exports", s3_endpoint=s3_endpoint)
+    second = export_parquet(
+        wh.connection, "s3://dash/exports", s3_endpoint=s3_endpoint, grace=timedelta(0)
+    )
+    assert second.removed_snapshots == (first.snapshot,)
+    manifest = read_current("s3://dash/exports", s3_endpoint=s3_endpoint)
+    assert manifest["snapshot"] == second.snapshot
+    fs = pafs.S3FileSystem(endpoint_override=s3_endpoint.removeprefix("http://"), scheme="http",
+                           region="us-east-1")  # fmt: skip
+    root = f"dash/exports/{manifest['path']}"
+    for table, rows in second.rows.items():
+        dataset = ds.dataset(f"{root}/{table}", filesystem=fs, partitioning="hive")
+        assert dataset.count_rows() == rows
+    listed = fs.get_file_info(pafs.FileSelector("dash/exports/snapshots"))
+    assert [i.base_name for i in listed] == [second.snapshot]
+    assert current_snapshot("s3://dash/exports", s3_endpoint=s3_endpoint) == (
+        f"s3://dash/exports/snapshots/{second.snapshot}"
+    )
