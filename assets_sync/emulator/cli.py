@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from .config import EmulatorConfig, Faults
+from .config import EmulatorConfig, Faults, MutateWhilePaging
 from .server import Emulator
 
 _FAULT_RATES = (
@@ -40,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bearer-token", default=d.bearer_token, help=f"Bearer token (default {d.bearer_token})"
     )
     parser.add_argument("--no-tie-groups", action="store_true", help="no bulk-import ties")
+    parser.add_argument(
+        "--foreign-public-assets", type=int, default=0,
+        help="public assets of other organizations, listed only by privacy=public",
+    )  # fmt: skip
+    mwp = parser.add_argument_group("mutate while paging (off unless --mwp-updates/deletes)")
+    mwp.add_argument("--mwp-updates", type=int, default=0, help="updates per paged request")
+    mwp.add_argument("--mwp-deletes", type=int, default=0, help="deletes per paged request")
+    mwp.add_argument("--mwp-every", type=int, default=1, help="every N token requests")
+    mwp.add_argument("--mwp-max", type=int, default=100, help="budget of mutated assets")
     faults = parser.add_argument_group("faults (all off by default)")
     faults.add_argument("--latency-ms", type=float, default=0.0)
     faults.add_argument("--rate-limit-rps", type=float, default=None, help="token bucket rate")
@@ -59,10 +68,17 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         seed=args.fault_seed,
         **{name: getattr(args, name) for name, _ in _FAULT_RATES},
     )
+    mwp = None
+    if args.mwp_updates or args.mwp_deletes:
+        mwp = MutateWhilePaging(
+            every_n_requests=args.mwp_every, updates=args.mwp_updates,
+            deletes=args.mwp_deletes, max_mutations=args.mwp_max,
+        )  # fmt: skip
     return EmulatorConfig(
         assets=args.assets, seed=args.seed, projects=args.projects, token_mode=args.token_mode,
         api_key=args.api_key, api_secret=args.api_secret, bearer_token=args.bearer_token,
         faults=faults, tie_groups=not args.no_tie_groups,
+        foreign_public_assets=args.foreign_public_assets, mutate_while_paging=mwp,
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -111,16 +112,17 @@ class Renderer:
         key = hashlib.sha256(f"render/{seed}".encode()).digest()
         self._k = [np.uint64(int.from_bytes(key[8 * j : 8 * j + 8], "big")) for j in range(4)]
         self.embedding_dim = embedding_dim
-        self._small: dict[tuple[int, int], str] = {}
+        self._small: dict[Codec, dict[int, str]] = {}
         self._tags: dict[int, tuple[str, ...]] = {}
         self._edits: dict[tuple[str, int], tuple[str, ...]] = {}
 
-    def _id(self, family: int, codec: Codec, index: int) -> str:
-        """Ids of small families (projects, authors, models, collections) are memoized."""
-        text = self._small.get((family, index))
-        if text is None:
-            text = self._small[(family, index)] = codec.encode(index)
-        return text
+    def _names(self, codec: Codec, indices: set[int]) -> dict[int, str]:
+        """Ids of small families (projects, authors, models...), memoized per codec."""
+        cache = self._small.setdefault(codec, {})
+        missing = [i for i in indices if i not in cache and i >= 0]
+        for i in missing:
+            cache[i] = codec.encode(i)
+        return cache
 
     def _prompts(self, inference: npt.NDArray[np.int32]) -> list[tuple[str, int, int]]:
         """(prompt, negative-prompt code, seed) per row; shared by an inference's batch."""
@@ -175,18 +177,24 @@ class Renderer:
         prompts = self._prompts(inference[has_prompt])
         prompt_iter = iter(prompts)
         fields = ((salt[:, None] >> _FIELD_SHIFTS) & _FIELD_MASKS).tolist()
+        projects, models = cols.project[ix].tolist(), cols.model[ix].tolist()
+        authors, collections = cols.author[ix].tolist(), cols.collection[ix].tolist()
+        foreign = cols.foreign[ix].tolist()
+        teams = self._names(c.team, set(compress(projects, foreign)))
+        owners = self._names(c.project, set(projects))
+        author_ids = self._names(c.author, set(authors))
+        model_ids = self._names(c.model, set(models))
+        collection_ids = self._names(c.collection, set(collections))
         rows = zip(
             ix.tolist(), asset_ids[:n], asset_ids[n : 2 * n], asset_ids[2 * n :], thumb_ids,
             inference_ids, salt.tolist(), h.tolist(),
-            fields, cols.type_code[ix].tolist(), cols.project[ix].tolist(),
-            cols.privacy[ix].tolist(), cols.foreign[ix].tolist(), parent.tolist(),
-            inference.tolist(),
-            cols.model[ix].tolist(), cols.author[ix].tolist(), cols.collection[ix].tolist(),
+            fields, cols.type_code[ix].tolist(), projects, cols.privacy[ix].tolist(), foreign,
+            parent.tolist(), inference.tolist(), models, authors, collections,
             cols.tags[ix].tolist(), cols.out_index[ix].tolist(), version.tolist(),
             stamps[:n], stamps[n:], sig_main, sig_other, expires, strict=True,
         )  # fmt: skip
         transform = "/assets" if original else "/assets-transform"
-        ident, tag_cache, edit_cache = self._id, self._tags, self._edits
+        tag_cache, edit_cache = self._tags, self._edits
         out = []
         for (i, asset_id, parent_id, root_id, thumb_id, inference_id, s, hv, fl, tc, proj,
              priv, other_org, par, inf, mdl, auth, coll, tags, oi, ver, cre, upd, sig, sig2,
@@ -197,7 +205,7 @@ class Renderer:
             mime = mimes[mime_pick % len(mimes)]
             fmt = FORMAT_BY_MIME[mime]
             size += 40_000
-            owner = ident(4, c.team, proj) if other_org else ident(0, c.project, proj)
+            owner = teams[proj] if other_org else owners[proj]
             tail = f"?Expires={exp}&Signature={sig}&Key-Pair-Id={KEY_PAIR_ID}"
             meta: dict[str, Any] = {"type": type_name, "kind": kind}
             if visual:
@@ -227,7 +235,7 @@ class Renderer:
             if inf >= 0:
                 prompt, negative, seed = next(prompt_iter)
                 meta["inferenceId"] = inference_id
-                meta["modelId"] = ident(1, c.model, mdl) if mdl >= 0 else "flux.1-dev"
+                meta["modelId"] = model_ids[mdl] if mdl >= 0 else "flux.1-dev"
                 meta["prompt"] = prompt
                 if negative < 5:
                     meta["negativePrompt"] = _NEGATIVES[negative]
@@ -250,12 +258,12 @@ class Renderer:
                 "kind": kind,
                 "source": type_name,
                 "ownerId": owner,
-                "authorId": ident(2, c.author, auth),
+                "authorId": author_ids[auth],
                 "createdAt": cre,
                 "updatedAt": upd,
                 "privacy": PRIVACIES[priv],
                 "tags": list(tag_names),
-                "collectionIds": [ident(3, c.collection, coll)] if coll >= 0 else [],
+                "collectionIds": [collection_ids[coll]] if coll >= 0 else [],
                 "status": _STATUS[min(status % 100, 4)],
                 "editCapabilities": list(edits),
                 "properties": props,

@@ -56,6 +56,10 @@ def test_defaults_and_flags_map_to_config() -> None:
     assert cfg.faults.latency_ms == 5 and cfg.faults.rate_limit_rps == 9
     assert cfg.faults.random_429_rate == 0.1 and cfg.faults.max_faults == 3
     assert "secret" not in repr(cfg) and "b'" not in repr(cfg)
+    assert cfg.mutate_while_paging is None
+    cfg = config_from(parse("--mwp-updates", "2", "--mwp-max", "5", "--foreign-public-assets", "7"))
+    assert cfg.mutate_while_paging is not None and cfg.mutate_while_paging.updates == 2
+    assert cfg.mutate_while_paging.max_mutations == 5 and cfg.foreign_public_assets == 7
 
 
 def _free_port() -> int:

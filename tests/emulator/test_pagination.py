@@ -185,3 +185,26 @@ def _iso(ms: int) -> str:
     from assets_sync.emulator.tokens import iso_ms
 
     return iso_ms(ms)
+
+
+@pytest.mark.parametrize("mode", ["offset", "keyset"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_tie_group_pages_in_both_modes_and_directions(make_emu, mode: str, direction: str) -> None:
+    e = make_emu(assets=1000, token_mode=mode)
+    truth = e.truth()
+    stamp, size = Counter(a["updatedAt"] for a in truth).most_common(1)[0]
+    after = max(a["updatedAt"] for a in truth if a["updatedAt"] < stamp)
+    before = min(a["updatedAt"] for a in truth if a["updatedAt"] > stamp)
+    with client(e) as c:
+        got = fetch_all(
+            c,
+            {
+                "pageSize": 60,
+                "sortBy": "updatedAt",
+                "sortDirection": direction,
+                "updatedAfter": after,
+                "updatedBefore": before,
+            },
+        )
+    assert size > 100 and len(got) == size
+    assert ids(got) == sorted(ids(got), reverse=direction == "desc")
