@@ -117,10 +117,12 @@ def _timestamp(record: dict[str, Any], key: str, required: bool) -> int | None:
 def _row(record: Any, project_id: str | None, strict: bool = False) -> list[Any]:
     """The column values of one record in `_COLUMNS` order, or RejectedRecordError.
 
-    Written flat (no helper call per column on the common path): this loop is the engine's
-    hottest code. Helpers run only when a value is not of the expected type. With
-    `strict=False` the elements of `tags`/`collectionIds` are left for `pa.array` to check
-    (it raises on a non-string); `normalize` then redoes the page with `strict=True`.
+    This is the engine's hottest loop, so it has two modes. `strict=False` (the common path)
+    copies values without checking their types and lets `pa.array` check them: it raises on
+    a non-string text, a non-integer or out-of-range width/height/size, a non-string tag.
+    `normalize` then redoes the whole page with `strict=True`, which checks every value,
+    converts what can be converted (numbers as text, integral floats, digit strings) and
+    rejects the rest with a reason. Both modes give the same rows for well-typed records.
     """
     if type(record) is not dict:
         raise RejectedRecordError(f"record is a {type(record).__name__}, expected an object")
@@ -133,23 +135,22 @@ def _row(record: Any, project_id: str | None, strict: bool = False) -> list[Any]
     props = record.get("properties")
     if type(props) is not dict:
         props = _object(record, "properties")
-    values: list[Any] = [asset_id]
-    for key in _TOP_KEYS:
-        v = record.get(key)
-        values.append(v if v is None or type(v) is str else _text(record, key))
-    for key in _META_KEYS:
-        v = meta.get(key)
-        values.append(v if v is None or type(v) is str else _text(meta, key))
-    name = meta.get("name")
-    if name is None:
-        name = record.get("name")
-        if name is not None and type(name) is not str:
-            name = _text(record, "name")
-    elif type(name) is not str:
+    if strict:
+        values: list[Any] = [asset_id]
+        values.extend(_text(record, key) for key in _TOP_KEYS)
+        values.extend(_text(meta, key) for key in _META_KEYS)
         name = _text(meta, "name")
+        if name is None:
+            name = _text(record, "name")
+    else:  # types are checked by pa.array, which raises on anything but str/None
+        values = [asset_id, *map(record.get, _TOP_KEYS), *map(meta.get, _META_KEYS)]
+        name = meta.get("name")
+        if name is None:
+            name = record.get("name")
     values.append(name)
     owner = values[1]
-    values.append(project_id or (owner if owner and owner.startswith("proj_") else None))
+    proj = project_id or (owner if type(owner) is str and owner.startswith("proj_") else None)
+    values.append(proj)
     width = props.get("width")
     if width is None:
         width = meta.get("width")
@@ -159,21 +160,13 @@ def _row(record: Any, project_id: str | None, strict: bool = False) -> list[Any]
     size = props.get("size")
     if size is None:
         size = meta.get("size")
-    values.append(
-        width
-        if width is None or (type(width) is int and _I32_LO <= width <= _I32_HI)
-        else _integer(width, "width", _INT32)
-    )
-    values.append(
-        height
-        if height is None or (type(height) is int and _I32_LO <= height <= _I32_HI)
-        else _integer(height, "height", _INT32)
-    )
-    values.append(
-        size
-        if size is None or (type(size) is int and _I64_LO <= size <= _I64_HI)
-        else _integer(size, "size", _INT64)
-    )
+    if strict:
+        width = _integer(width, "width", _INT32)
+        height = _integer(height, "height", _INT32)
+        size = _integer(size, "size", _INT64)
+    values.append(width)
+    values.append(height)
+    values.append(size)
     tags = record.get("tags")
     collections = record.get("collectionIds")
     if strict or (tags is not None and type(tags) is not list):

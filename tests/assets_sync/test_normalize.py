@@ -164,3 +164,18 @@ def _canonical(text: str) -> str:
     from assets_sync.windows import parse_iso_ms
 
     return format_iso_ms(parse_iso_ms(text))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.one_of(asset_like, json_value), max_size=8))
+def test_fast_path_equals_the_checked_path(records: list[Any]) -> None:
+    """The unchecked fast path (types left to pa.array) never accepts what the checked path
+    would convert or reject differently (a record with several faults may be rejected for
+    another of them: only the reason's wording can differ)."""
+    from assets_sync.normalize import _normalize
+
+    fast = normalize(records)
+    checked = _normalize(records, None, strict=True)
+    assert fast[0].equals(checked[0])
+    for column in ("asset_id", "raw"):
+        assert fast[1].column(column).equals(checked[1].column(column))
