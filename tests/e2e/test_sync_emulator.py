@@ -16,7 +16,7 @@ import pytest
 from assets_sync.auth import BasicAuth, SecretStr
 from assets_sync.client import AssetsClient
 from assets_sync.config import ApiSettings
-from assets_sync.emulator import Emulator, EmulatorConfig, Faults, MutateWhilePaging
+from assets_sync.emulator import Emulator, EmulatorConfig, Faults, MutateWhilePaging, TokenMode
 from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.memory_sink import MemorySink
 from assets_sync.ratelimit import RateLimiter
@@ -51,11 +51,11 @@ def assert_row_matches(sink: MemorySink, asset: dict[str, Any]) -> None:
     assert row["model_id"] == meta.get("modelId")
 
 
-def story(assets: int) -> EmulatorConfig:
+def story(assets: int, token_mode: TokenMode = "offset") -> EmulatorConfig:
     return EmulatorConfig(
         assets=assets,
         seed=1,
-        token_mode="offset",
+        token_mode=token_mode,
         api_key=KEY,
         api_secret=SECRET,
         faults=Faults(random_429_rate=0.05, error_5xx_rate=0.05, max_faults=40, seed=3),
@@ -65,8 +65,8 @@ def story(assets: int) -> EmulatorConfig:
     )
 
 
-def run_story(n: int) -> None:
-    with Emulator(story(n)) as emu, client_for(emu) as client:
+def run_story(n: int, token_mode: TokenMode = "offset") -> None:
+    with Emulator(story(n, token_mode)) as emu, client_for(emu) as client:
         before = by_id(emu.truth())
         ties = Counter(a["updatedAt"] for a in before.values())
         assert max(ties.values()) > 100  # a tie group bigger than a page
@@ -111,3 +111,8 @@ def test_offset_tokens_mutations_ties_and_faults_smoke() -> None:
 @pytest.mark.slow
 def test_offset_tokens_mutations_ties_and_faults_large() -> None:
     run_story(60_000)
+
+
+@pytest.mark.slow
+def test_keyset_tokens_same_story() -> None:
+    run_story(20_000, token_mode="keyset")
