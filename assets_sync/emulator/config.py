@@ -103,6 +103,8 @@ class EmulatorConfig:
     #: Public assets of OTHER organizations (ownerId `team_...`): listed only by `privacy=public`
     #: (and `tags`, a public search), never by default and never in `truth()`.
     foreign_public_assets: int = 0
+    #: Bound of the cache of serialized assets (re-reads are then nearly free); 0 disables it.
+    render_cache_mb: int = 256
 
     def __post_init__(self) -> None:
         if self.assets < 0 or self.foreign_public_assets < 0:

@@ -183,20 +183,23 @@ class App:
             else:
                 positions = list(range(lo + rank, lo + end))
             rows = view.idx[positions]
-            assets = store.renderer.page(store.cols, rows, q.original)
-            out: dict[str, Any] = {"assets": assets}
+            assets = store.render_json(rows, q.original)
+            token = None
             if end < hi - lo:
                 if self.cfg.token_mode == "keyset":  # noqa: S105 - a mode name
                     last = positions[-1]
-                    out["nextPaginationToken"] = encode_keyset(
-                        q.sort_field, int(view.keys[last]), assets[-1]["id"]
+                    token = encode_keyset(
+                        q.sort_field, int(view.keys[last]), store.asset_id(int(view.idx[last]))
                     )
                 else:
-                    out["nextPaginationToken"] = encode_offset(end, size)
+                    token = encode_offset(end, size)
         with self._stats_lock:
             self._stats["pages_served"] += 1
             self._stats["assets_served"] += len(assets)
-        return Response(200, orjson.dumps(out))
+        body = b'{"assets":[' + b",".join(assets) + b"]"
+        if token is not None:
+            body += b',"nextPaginationToken":"' + token.encode("ascii") + b'"'
+        return Response(200, body + b"}")
 
     def _rank(self, q: ListQuery, view: View, lo: int, hi: int) -> int:
         """How many rows of the listing precede the page asked for."""

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from .config import EmulatorConfig
 from .filters import Filter
@@ -53,6 +54,9 @@ class Store:
         self._aliases: dict[tuple[SortField, Filter], tuple[SortField, Filter]] = {}
         self.project_ids = [self.codecs.project.encode(p) for p in range(cfg.projects)]
         self.mutation_count = 0
+        self._json_cache: dict[tuple[int, bool], tuple[int, bytes]] = {}
+        self._json_bytes = 0
+        self._json_cap = cfg.render_cache_mb * 2**20
 
     # -- reads ---------------------------------------------------------------------------
     def column(self, field: SortField) -> I64:
@@ -85,8 +89,42 @@ class Store:
             return view
 
     def render(self, rows: Sequence[int] | I64, original: bool = False) -> list[dict[str, Any]]:
+        return [orjson.loads(b) for b in self.render_json(rows, original)]
+
+    def render_json(self, rows: Sequence[int] | I64, original: bool = False) -> list[bytes]:
+        """Serialized assets, through a bounded cache keyed by (row, original) and checked
+        against the row's version: re-reads (lookback windows, re-syncs, truth after a
+        listing) cost a dict lookup instead of a render. Cold reads pay the render."""
         with self.lock:
-            return self.renderer.page(self.cols, rows, original)
+            rows_list = [int(r) for r in rows]
+            versions = self.cols.version[np.asarray(rows_list, dtype=np.int64)].tolist()
+            cache = self._json_cache
+            out: list[bytes | None] = [None] * len(rows_list)
+            missing: list[int] = []
+            for j, (row, ver) in enumerate(zip(rows_list, versions, strict=True)):
+                hit = cache.get((row, original))
+                if hit is not None and hit[0] == ver:
+                    out[j] = hit[1]
+                else:
+                    missing.append(j)
+            if missing:
+                fresh = self.renderer.page(self.cols, [rows_list[j] for j in missing], original)
+                for j, asset in zip(missing, fresh, strict=True):
+                    # An exact-size copy: orjson's own buffer keeps ~8 KB of heap per object.
+                    data = memoryview(orjson.dumps(asset)).tobytes()
+                    out[j] = data
+                    key = (rows_list[j], original)
+                    old = cache.pop(key, None)
+                    self._json_bytes += len(data) - (len(old[1]) if old else 0)
+                    cache[key] = (versions[j], data)
+                while self._json_bytes > self._json_cap and cache:
+                    _, (_, data) = self._pop_oldest()
+                    self._json_bytes -= len(data)
+            return [b for b in out if b is not None]
+
+    def _pop_oldest(self) -> tuple[tuple[int, bool], tuple[int, bytes]]:
+        key = next(iter(self._json_cache))
+        return key, self._json_cache.pop(key)
 
     def live_rows(self, project_id: str | None = None) -> I64:
         """Live rows in (createdAt, id) order, optionally of one project."""
@@ -99,7 +137,7 @@ class Store:
             rows = self.live_rows(project_id)
             out: list[dict[str, Any]] = []
             for start in range(0, len(rows), 1000):
-                out.extend(self.renderer.page(self.cols, rows[start : start + 1000]))
+                out.extend(self.render(rows[start : start + 1000]))
             return out
 
     def count(self) -> int:
