@@ -60,3 +60,17 @@ def test_positions_and_bounds_are_exclusive() -> None:
     assert v.position(2, 3, "left") == 2 and v.position(2, 3, "right") == 3
     assert v.position(2, 4, "left") == 3  # absent id: where it would be
     assert v.position(3, 0, "left") == 4
+
+
+def test_render_cache_is_transparent_and_bounded() -> None:
+    cfg = EmulatorConfig(assets=1200, seed=2, end_ms=1_780_000_000_000)
+    plain = Store(EmulatorConfig(**{**cfg.__dict__, "render_cache_mb": 0}))
+    small = Store(EmulatorConfig(**{**cfg.__dict__, "render_cache_mb": 1}))
+    for _ in range(2):  # second round: hits (and evictions: 1,200 assets exceed 1 MB)
+        assert plain.truth() == small.truth()
+    assert small._json_bytes <= 2**20 and plain._json_bytes == 0
+    rows = small.live_rows()[:5]
+    small.render(rows)  # cached...
+    small.update_rows([int(r) for r in rows])  # ...then stale: the version moved on
+    assert small.render(rows) == small.renderer.page(small.cols, rows)
+    assert all(a["description"].endswith("✨") for a in small.render(rows))
