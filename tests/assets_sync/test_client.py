@@ -195,3 +195,27 @@ def test_secret_str_is_redacted() -> None:
     s = SecretStr("hunter2")
     assert "hunter2" not in repr(s) and "hunter2" not in str(s) and "hunter2" not in f"{s}"
     assert s.get_secret_value() == "hunter2" and s == SecretStr("hunter2")
+
+
+def test_retry_after_http_date() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    client, sleeps, _ = make([httpx.Response(429, headers={"Retry-After": when})])
+    client.list_page({})
+    assert 25 < sleeps[0] <= 31
+
+
+def test_counters_are_thread_safe() -> None:
+    import threading
+
+    client, _, _ = make([])
+    threads = [
+        threading.Thread(target=lambda: [client.list_page({}) for _ in range(25)]) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert client.stats.pages == 100 and client.stats.requests == 100

@@ -227,3 +227,45 @@ def test_rolling_reconcile_judges_one_part() -> None:
         api.delete("asset_00000059")  # late: part 3
         report = run_reconcile(client, sink, STREAM, CFG, rolling=(0, 4), run_start_ms=now)
     assert report.complete and set(sink.deleted) == {"asset_00000001"}
+
+
+def test_slow_writer_coalesces_pages_and_memory_stays_bounded() -> None:
+    import time as _time
+
+    api = FakeApi(dataset(300))
+    sink = MemorySink()
+    sizes: list[int] = []
+
+    def slow(pages: Sequence[PageBatch]) -> None:
+        sizes.append(len(pages))
+        _time.sleep(0.02)
+
+    sink.before_write = slow
+    with client_for(api) as client:
+        report = run_sync(client, sink, STREAM, CFG, run_start_ms=NOW)
+    assert set(sink.current) == set(api.assets)
+    assert report.counts.writes < report.counts.pages  # several pages per transaction
+    # the queue holds max_pages_in_flight pages; each fetcher may hold one more
+    assert max(sizes) <= CFG.max_pages_in_flight + CFG.concurrency
+
+
+def test_progress_events_are_cumulative() -> None:
+    api = FakeApi(dataset(100))
+    events: list[ProgressEvent] = []
+    with client_for(api) as client:
+        report = run_sync(
+            client, MemorySink(), STREAM, CFG, progress=events.append, run_start_ms=NOW
+        )
+    pages = [e for e in events if e.kind == "page"]
+    assert [e.assets for e in pages] == sorted(e.assets for e in pages)
+    assert events[-1].assets == report.counts.fetched and events[-1].slices_done == CFG.slices
+    assert all(e.run_id == report.run_id for e in events)
+
+
+def test_a_failing_progress_listener_does_not_fail_the_run() -> None:
+    def boom(event: ProgressEvent) -> None:
+        raise ValueError("listener bug")
+
+    with client_for(FakeApi(dataset(20))) as client:
+        report = run_sync(client, MemorySink(), STREAM, CFG, progress=boom, run_start_ms=NOW)
+    assert report.counts.new == 20 + 17

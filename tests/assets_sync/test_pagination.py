@@ -208,3 +208,13 @@ def test_passes_must_agree_not_just_add_nothing_new() -> None:
     with client_for(api) as client:
         got = {r["id"] for s in paginate(client.list_page, WINDOW, page_size=2) for r in s.records}
     assert "asset_00000006" in got
+
+
+def test_a_page_without_any_parseable_timestamp_cannot_be_sought_past() -> None:
+    from assets_sync.errors import UnseekablePageError
+
+    def fetch(params: Params) -> Page:
+        return Page([{"id": f"a{i}", "updatedAt": "garbage"} for i in range(3)], "t", params)
+
+    with pytest.raises(UnseekablePageError):
+        list(paginate(fetch, WINDOW, page_size=3))
