@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["start", "page", "slice_done", "retry", "finish"]
+EventKind = Literal["start", "page", "slice_done", "finish"]
 
 
 @dataclass(frozen=True)
