@@ -24,19 +24,21 @@ Target windows (`windows.py` has the bound arithmetic):
 
 - `sync`: `(W - lookback, run_start - settle_lag)`; without a watermark, from `start_ms` (or
   the stream's earliest asset) to `run_start - settle_lag`, then `W = hi - 1`.
-- `backfill`: the given `window`, or the whole history without lookback when none is given.
-  An explicit window moves the watermark only if it is contiguous with it.
+- `backfill`: the given `window` (cut at `run_start - settle_lag`), or the whole history
+  without lookback when none is given. An explicit window moves the watermark only if it is
+  contiguous with it.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from assets_sync.client import AssetsClient, ClientStats
@@ -52,6 +54,8 @@ from assets_sync.planning import (
 from assets_sync.progress import Emitter, EventKind, ProgressEvent, ProgressListener
 from assets_sync.sink import PageBatch, RunRecord, Sink, SliceState, StreamKey, WriteResult
 from assets_sync.windows import Window, run_window
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["sync", "backfill"]
 
@@ -139,6 +143,7 @@ def run_sync(
     run = _Run(client, sink, stream, config, mode, Emitter(progress), run_id)
     started = run_start_ms if run_start_ms is not None else now_ms()
     state = sink.stream_state(stream)
+    run.watermark = state.watermark_ms
     record = RunRecord(run.run_id, stream, mode, now_ms(), watermark_before_ms=state.watermark_ms)
     sink.begin_run(record)
     t0 = time.monotonic()
@@ -146,16 +151,18 @@ def run_sync(
         report = run.execute(state.watermark_ms, state.slices, started, window, t0)
     except BaseException as exc:
         run.finish_counts()
-        sink.end_run(
-            replace(
-                record,
-                finished_at_ms=now_ms(),
-                outcome="failed",
-                error=client.redact(f"{type(exc).__name__}: {exc}")[:2000],
-                watermark_after_ms=sink.stream_state(stream).watermark_ms,
-                counts=run.counts.as_dict(),
-            )
+        failed = replace(
+            record,
+            finished_at_ms=now_ms(),
+            outcome="failed",
+            error=client.redact(f"{type(exc).__name__}: {exc}")[:2000],
+            watermark_after_ms=run.watermark,
+            counts=run.counts.as_dict(),
         )
+        try:
+            sink.end_run(failed)
+        except Exception:  # the original error matters more than the bookkeeping one
+            log.exception("could not record the failed run %s", run.run_id)
         raise
     sink.end_run(
         replace(
@@ -173,11 +180,6 @@ def run_sync(
 class _Failed:
     slice_id: str
     error: BaseException
-
-
-@dataclass
-class _SliceResult:
-    stats: PaginationStats = field(default_factory=PaginationStats)
 
 
 class _Run:
@@ -219,8 +221,8 @@ class _Run:
         """The target window and the start of the watermark chain (None: leave it alone)."""
         cfg = self.config
         hi = started - cfg.settle_lag_ms
-        if window is not None:
-            target = Window(window[0], max(window[0], window[1]))
+        if window is not None:  # never past the settle point, even when asked
+            target = Window(window[0], max(window[0], min(window[1], hi)))
             chain = watermark if watermark is not None and watermark >= target.lo_ms else None
             return target, chain
         if self.mode == "sync" and watermark is not None:

@@ -19,6 +19,7 @@ and the run record failed. Sink errors raise.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -35,6 +36,8 @@ from assets_sync.planning import earliest, stream_params
 from assets_sync.progress import Emitter, ProgressEvent, ProgressListener
 from assets_sync.sink import RunRecord, Sink, StreamKey
 from assets_sync.windows import Window, split
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -186,14 +189,16 @@ def run_reconcile(
         listed, complete, error = list_ids(client, stream, window, config, emit, run_id)
         result = sink.reconcile(stream, run_id, listed, judged[0], judged[1], complete)
     except BaseException as exc:
-        sink.end_run(
-            replace(
-                record,
-                finished_at_ms=now_ms(),
-                outcome="failed",
-                error=client.redact(f"{type(exc).__name__}: {exc}")[:2000],
-            )
+        failed = replace(
+            record,
+            finished_at_ms=now_ms(),
+            outcome="failed",
+            error=client.redact(f"{type(exc).__name__}: {exc}")[:2000],
         )
+        try:
+            sink.end_run(failed)
+        except Exception:  # the original error matters more than the bookkeeping one
+            log.exception("could not record the failed reconcile %s", run_id)
         raise
     delta = client.stats - before
     report = ReconcileReport(
