@@ -195,11 +195,13 @@ def _row(record: Any, project_id: str | None, strict: bool = False) -> list[Any]
     return values
 
 
-def _dump(record: Any) -> str:
+def _dump(record: Any) -> bytes:
+    """The record as JSON bytes. Left as bytes: `pa.array(type=string)` takes UTF-8 bytes
+    as they are (orjson only writes valid UTF-8), which saves a decode per record."""
     try:
-        return orjson.dumps(record).decode()
+        return orjson.dumps(record)
     except (TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(repr(record)).decode()
+        return orjson.dumps(repr(record))
 
 
 def normalize(
@@ -218,7 +220,7 @@ def _normalize(
     rows: list[list[Any]] = []
     rej_ids: list[str | None] = []
     rej_reasons: list[str] = []
-    rej_raw: list[str] = []
+    rej_raw: list[bytes] = []
     for record in records:
         try:
             row = _row(record, project_id, strict)
