@@ -34,6 +34,8 @@ from assets_sync.sink import (
 from warehouse import ledger
 from warehouse.columns import check_asset_tables
 from warehouse.connection import (
+    NO_VACUUM,
+    VACUUM,
     canonical_path,
     claim_writer,
     connect,
@@ -64,6 +66,8 @@ class DuckDBSink:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._closed = False
+        self._replaced = 0  # assets rows replaced since the last compaction
+        self._rows_at_open = 0
         if not read_only:
             claim_writer(self.path)
         try:
@@ -90,6 +94,8 @@ class DuckDBSink:
             migrate(self._con, upto=migrate_to)
         if migrate_to is None:
             check_asset_tables(self._con)
+        rows = self._con.execute("SELECT count(*) FROM assets").fetchall()
+        self._rows_at_open = int(rows[0][0])
 
     # -- handle -------------------------------------------------------------------------
 
@@ -99,10 +105,39 @@ class DuckDBSink:
         self._check_open()
         return self._con
 
+    def compact(self) -> None:
+        """Reclaim the space of replaced `assets` rows (DuckDB's vacuum), then checkpoint.
+
+        Writes replace a current row by delete + append, and the checkpoints that follow
+        writes skip vacuum (see `warehouse.connection.connect`), so dead rows accumulate. This
+        rewrites the row groups worth merging: seconds per million rows, once per run rather
+        than once per write. `close()` calls it when the session replaced at least 10% of
+        the rows (and 100k); call it yourself after a large backfill or on a schedule.
+        """
+        with self._lock:
+            self._check_writable()
+            self._con.execute(f"SET max_vacuum_tasks = {VACUUM}")
+            try:
+                with transaction(self._con):  # vacuum only visits tables with changes
+                    self._con.execute(
+                        "UPDATE assets SET last_synced_at = last_synced_at"
+                        " WHERE rowid = (SELECT min(rowid) FROM assets)"
+                    )
+                self._con.execute("CHECKPOINT")
+            finally:
+                self._con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
+            self._replaced = 0
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
+            if (
+                not self.read_only
+                and self._replaced >= 100_000
+                and self._replaced >= self._rows_at_open // 10
+            ):
+                self.compact()
             self._closed = True
             self._con.close()
             if not self.read_only:
@@ -158,10 +193,12 @@ class DuckDBSink:
                 return WriteResult()
             try:
                 with transaction(self._con):
-                    return write_pages(self._con, pages)
+                    result, replaced = write_pages(self._con, pages)
             except duckdb.ConversionException:
                 with transaction(self._con):
-                    return write_pages(self._con, pages, validate_json=True)
+                    result, replaced = write_pages(self._con, pages, validate_json=True)
+            self._replaced += replaced
+            return result
 
     def complete_slices(
         self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None

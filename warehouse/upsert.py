@@ -252,8 +252,11 @@ def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> p
 
 def write_pages(
     con: duckdb.DuckDBPyConnection, pages: Sequence[PageBatch], validate_json: bool = False
-) -> WriteResult:
+) -> tuple[WriteResult, int]:
     """Merge the pages into the warehouse. Must run inside a transaction (the caller's).
+
+    Returns the counts and the number of `assets` rows replaced (deleted and re-appended),
+    which is what `DuckDBSink.compact()` later reclaims.
 
     With `validate_json` False, a `raw` that is not JSON makes DuckDB's cast fail and the
     caller's transaction must be rolled back; the sink then retries the same pages with
@@ -268,7 +271,7 @@ def write_pages(
     for stream in {p.stream.stream_id: p.stream for p in pages}.values():
         ensure_stream(con, stream)
 
-    new = updated = unchanged = rejected = 0
+    new = updated = unchanged = rejected = replaced = 0
     con.register(_IN, assets)
     con.register(_REJ, rejects)
     try:
@@ -306,4 +309,4 @@ def write_pages(
         last[(p.stream.stream_id, p.progress.slice_id)] = p
     for p in last.values():
         upsert_progress(con, p.stream, p.run_id, p.progress)
-    return WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected)
+    return WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected), replaced

@@ -186,3 +186,16 @@ def test_any_order_replay_or_duplication_gives_the_same_state(
             " WHERE v.raw <> a.raw OR v.name <> a.name"
         ).fetchone()
         assert mismatched == (0,)
+
+
+def test_compact_keeps_every_row_and_restores_the_no_vacuum_setting(db_path: str) -> None:
+    with open_warehouse(db_path) as wh:
+        wh.write([page(batch(*((n, 10) for n in range(50))))])
+        wh.write([page(batch(*((n, 20) for n in range(0, 50, 2))))])
+        wh.compact()
+        con = wh.connection
+        assert con.execute("SELECT current_setting('max_vacuum_tasks')").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM assets").fetchall() == [
+            (50, 50)
+        ]
+        assert con.execute("SELECT count(*) FROM asset_versions").fetchall() == [(75,)]
