@@ -302,13 +302,17 @@ class _Run:
             self._put(_Failed(state.slice_id, exc))
 
     def _put(self, item: PageBatch | _Failed) -> None:
-        """Blocking put that gives up when the run is stopping (the writer may be gone)."""
+        """Blocking put that gives up when the run is stopping.
+
+        `stop` is set only by the writer, after it recorded a first failure or while it is
+        itself failing; either way nothing more needs to reach it (and it may be gone).
+        """
         while True:
             try:
                 self.queue.put(item, timeout=0.1)
                 return
             except queue.Full:
-                if self.stop.is_set() and not isinstance(item, _Failed):
+                if self.stop.is_set():
                     return
 
     # -- writing (calling thread) --------------------------------------------------------

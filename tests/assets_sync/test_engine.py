@@ -269,3 +269,28 @@ def test_a_failing_progress_listener_does_not_fail_the_run() -> None:
     with client_for(FakeApi(dataset(20))) as client:
         report = run_sync(client, MemorySink(), STREAM, CFG, progress=boom, run_start_ms=NOW)
     assert report.counts.new == 20 + 17
+
+
+def test_writer_failure_with_full_queue_does_not_hang() -> None:
+    """The sink fails while every fetcher is blocked on a full queue and one of them is
+    failing too: the run must end (with the sink's error), not wait forever."""
+    import httpx
+
+    api = FakeApi(dataset(400))
+    sink = MemorySink()
+
+    def fail(pages: Sequence[PageBatch]) -> None:
+        api.scripted = [httpx.Response(400, json={"reason": "late"})] * 8
+        raise RuntimeError("sink gone")
+
+    sink.before_write = fail
+    cfg = SyncConfig(
+        settle_lag_ms=10,
+        slices=4,
+        concurrency=4,
+        page_size=5,
+        min_slice_ms=1,
+        max_pages_in_flight=1,
+    )
+    with client_for(api) as client, pytest.raises(RuntimeError, match="sink gone"):
+        run_sync(client, sink, STREAM, cfg, run_start_ms=NOW)
