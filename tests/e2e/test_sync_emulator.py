@@ -1,7 +1,8 @@
 """End to end over real HTTP: the engine against the emulator, into MemorySink.
 
 The story: OFFSET tokens, assets mutated (updated and deleted) between page requests, a tie
-group of 200 assets sharing one `updatedAt` ms (bigger than a page), random 429s and 5xx.
+group of 200 assets sharing one `updatedAt` ms (bigger than a page), random 429s, 5xx,
+truncated and invalid JSON, HTML error pages and dropped connections.
 What must hold: every asset that existed unchanged throughout the run arrives with its exact
 `updatedAt` and lineage; a second run picks up every change (and reconcile every delete).
 """
@@ -58,7 +59,16 @@ def story(assets: int, token_mode: TokenMode = "offset") -> EmulatorConfig:
         token_mode=token_mode,
         api_key=KEY,
         api_secret=SECRET,
-        faults=Faults(random_429_rate=0.05, error_5xx_rate=0.05, max_faults=40, seed=3),
+        faults=Faults(
+            random_429_rate=0.05,
+            error_5xx_rate=0.04,
+            truncated_json_rate=0.02,
+            invalid_json_rate=0.01,
+            html_error_rate=0.01,
+            drop_connection_rate=0.02,
+            max_faults=40,
+            seed=3,
+        ),
         mutate_while_paging=MutateWhilePaging(
             every_n_requests=1, updates=1, deletes=1, max_mutations=40, seed=2
         ),
