@@ -98,8 +98,7 @@ FROM {_CLS}
 # Narrow first (ids, timestamps, ordinals), then the wide rows are fetched by ordinal.
 _CANDIDATES = f"""
     SELECT i.*, c._stored_at
-    FROM (SELECT min(_ord) AS _ord FROM {_IN} WHERE id IS NOT NULL AND updated_at IS NOT NULL
-          GROUP BY id, updated_at) AS f
+    FROM (SELECT min(_ord) AS _ord FROM {_IN} WHERE {{valid}} GROUP BY id, updated_at) AS f
     JOIN {_IN} AS i ON i._ord = f._ord
     JOIN {_CLS} AS c ON c.id = i.id
 """
@@ -282,10 +281,10 @@ def write_pages(
             total, invalid, new, updated, replaced, relinked = (int(v) for v in row)
             unchanged = total - invalid - new - updated
             rejected += invalid
-            con.execute(_VERSIONS_NEWER)
+            con.execute(_VERSIONS_NEWER.format(valid=valid))
             older = con.execute(_OLDER_COUNT).fetchone()
             if older and older[0]:
-                con.execute(_VERSIONS_OLDER)
+                con.execute(_VERSIONS_OLDER.format(valid=valid))
             if replaced:
                 con.execute(_DELETE_REPLACED)
             if new or replaced:

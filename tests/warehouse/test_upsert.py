@@ -105,6 +105,15 @@ def test_rejects_are_kept_once_and_bad_rows_diverted(wh: DuckDBSink) -> None:
     assert current(wh) == [("asset_1", 10)]
 
 
+def test_a_bad_duplicate_does_not_poison_its_good_twin(wh: DuckDBSink) -> None:
+    rows = batch((1, 10), (1, 20)).to_pylist()
+    rows[1]["raw"] = "not json at all"  # the newer observation is the broken one
+    result = wh.write([page(pa.RecordBatch.from_pylist(rows, schema=batch().schema))])
+    assert result == WriteResult(new=1, rejected=1)
+    assert current(wh) == [("asset_1", 10)]
+    assert versions(wh) == [("asset_1", 10)]
+
+
 def test_slice_progress_commits_with_the_rows(wh: DuckDBSink) -> None:
     wh.plan_slices(STREAM, [SliceState("s1", 0, 100, 0), SliceState("s2", 100, 200, 100)])
     wh.write(
