@@ -23,6 +23,7 @@ from pipelines.jobs import (
     weekly_reconcile_schedule,
 )
 from pipelines.reconcile import reconcile
+from pipelines.report_asset import analytics_report
 from pipelines.resources import ProgressResource, ScenarioApiResource, WarehouseResource
 
 
@@ -52,7 +53,7 @@ def default_resources() -> dict[str, object]:
 def build_definitions(resources: dict[str, object]) -> dg.Definitions:
     """Everything, bound to `resources`. The CLI binds its own; `dagster dev` loads `defs`."""
     return dg.Definitions(
-        assets=[scenario_assets, scenario_history, parquet_exports],
+        assets=[scenario_assets, scenario_history, parquet_exports, analytics_report],
         asset_checks=scenario_asset_checks,
         jobs=[nightly_sync, backfill, reconcile],
         schedules=[nightly_sync_schedule, rolling_reconcile_schedule, weekly_reconcile_schedule],

@@ -16,13 +16,14 @@ import dagster as dg
 
 from pipelines.assets import parquet_exports, scenario_assets, scenario_history
 from pipelines.reconcile import reconcile
+from pipelines.report_asset import analytics_report
 
 RUN_TAGS = {"assets-sync/writer": "warehouse"}
 
 nightly_sync = dg.define_asset_job(
     "nightly_sync",
-    selection=dg.AssetSelection.assets(scenario_assets, parquet_exports),
-    description="Incremental sync of one stream, then the Parquet export.",
+    selection=dg.AssetSelection.assets(scenario_assets, parquet_exports, analytics_report),
+    description="Incremental sync of one stream, then the Parquet export and the HTML report.",
     tags=RUN_TAGS,
 )
 
