@@ -135,8 +135,14 @@ def main() -> int:
     args = p.parse_args()
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
     pages = 300 if args.quick else 10_000
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):  # calibration: how fast is this machine's Python right now?
+        total += i
+    loop_ms = (time.perf_counter() - t0) * 1000
     print(f"# {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")  # fmt: skip
+          f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"load {os.getloadavg()[0]:.1f}, 1M-iteration Python loop {loop_ms:.0f} ms")  # fmt: skip
     for n in sizes:
         r = bench(n, pages, args.clients)
         print(

@@ -54,7 +54,9 @@ class Store:
         self._aliases: dict[tuple[SortField, Filter], tuple[SortField, Filter]] = {}
         self.project_ids = [self.codecs.project.encode(p) for p in range(cfg.projects)]
         self.mutation_count = 0
-        self._json_cache: dict[tuple[int, bool], tuple[int, bytes]] = {}
+        # FIFO: an OrderedDict pops its oldest entry in O(1) (a dict would rescan the holes
+        # left at its front by every previous pop, which turns eviction quadratic).
+        self._json_cache: OrderedDict[tuple[int, bool], tuple[int, bytes]] = OrderedDict()
         self._json_bytes = 0
         self._json_cap = cfg.render_cache_mb * 2**20
 
@@ -118,13 +120,10 @@ class Store:
                     self._json_bytes += len(data) - (len(old[1]) if old else 0)
                     cache[key] = (versions[j], data)
                 while self._json_bytes > self._json_cap and cache:
-                    _, (_, data) = self._pop_oldest()
+                    _, (_, data) = cache.popitem(last=False)
                     self._json_bytes -= len(data)
             return [b for b in out if b is not None]
 
-    def _pop_oldest(self) -> tuple[tuple[int, bool], tuple[int, bytes]]:
-        key = next(iter(self._json_cache))
-        return key, self._json_cache.pop(key)
 
     def live_rows(self, project_id: str | None = None) -> I64:
         """Live rows in (createdAt, id) order, optionally of one project."""
