@@ -159,7 +159,7 @@ def _period_label(bucket: str, d: date) -> str:
 def _creations(c: CreationSeries) -> str:
     per = {"day": "day", "week": "week (ISO, from Monday)", "month": "month"}[c.bucket]
     sub = (
-        f"Live assets by UTC {per} of creation, stacked by type (the largest types; the rest grey)."
+        f"Assets by UTC {per} of creation (deleted ones included), stacked by type; grey: the rest."
     )
     if not c.points:
         return _card(
