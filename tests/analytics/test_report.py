@@ -3,6 +3,7 @@ present, data escaped, no external resource, an empty warehouse, the CLI and the
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
@@ -106,8 +107,9 @@ def test_report_has_every_chart_and_escapes_data(con: duckdb.DuckDBPyConnection)
     assert found.tags <= ALLOWED_TAGS, found.tags - ALLOWED_TAGS
     assert not {a for a in found.attributes if a.startswith("on") or a in ("src", "href")}
     assert "<script" not in page.lower() and "<img" not in page.lower()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # model id and run error, as text
-    assert "&lt;img src=x onerror=alert(2)&gt;" in page  # an asset type, as text
+    assert html.escape(EVIL) == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert html.escape(EVIL) in page  # the model id, the run's error, a reject reason: text
+    assert html.escape(EVIL_TYPE) in page  # an asset type, as text
     assert "/data/&lt;wh&gt;.duckdb" in page
     assert page.count("<svg") >= 8  # creations, models, depth, funnel, changes, deletions, 2 sync
     assert "2026-03-09 00:00 UTC" in page
