@@ -26,6 +26,7 @@ from assets_sync.sink import (
     PageBatch,
     ReconcileResult,
     RunRecord,
+    Sink,
     SliceState,
     StreamKey,
     StreamState,
@@ -236,6 +237,11 @@ class DuckDBSink:
             self._check_writable()
             with transaction(self._con):
                 ledger.upsert_run(self._con, run)
+
+
+def _conforms(sink: DuckDBSink) -> Sink:
+    """Never called: mypy checks here that DuckDBSink implements the Sink protocol exactly."""
+    return sink
 
 
 #: The warehouse handle: the same object serves the engine (Sink) and readers (`.connection`).
