@@ -46,13 +46,15 @@ def fmt_compact(n: float) -> str:
     return f"{n:.0f}"
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """0 and round steps up to at least `top` (1, 2, 2.5, 5 x 10^k)."""
+def nice_ticks(top: float, count: int = 4, integer: bool = True) -> list[float]:
+    """0 and round steps up to at least `top` (1, 2, 2.5, 5 x 10^k; whole steps for counts)."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    if integer:
+        step = max(1.0, math.ceil(step))
     n = math.ceil(top / step - 1e-9)
     return [i * step for i in range(n + 1)]
 
@@ -119,7 +121,7 @@ def stacked_bars(
     ticks = nice_ticks(max(totals, default=0))
     scale = plot_h / ticks[-1]
     slot = plot_w / max(len(labels), 1)
-    bar_w = max(slot * 0.8, 1.0)
+    bar_w = max(min(slot * 0.8, 48.0), 1.0)
     base_y = top + plot_h
     out = [_open(width, height, title), *_y_axis(ticks, left, width - right, base_y, scale)]
     for i, label in enumerate(labels):
@@ -152,8 +154,12 @@ def columns(
     title: str = "",
     show_values: bool = True,
     max_labels: int = 12,
+    min_height: float = 0.0,
 ) -> str:
-    """Vertical bars with optional per-bar colours and tooltips; values on top when few bars."""
+    """Vertical bars with optional per-bar colours and tooltips; values on top when few bars.
+
+    `min_height` keeps a zero bar visible as a stub (a failed run that fetched nothing still
+    shows its colour)."""
     left, right, top, bottom = 48, 12, 18, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     ticks = nice_ticks(max(values, default=0))
@@ -165,7 +171,7 @@ def columns(
     few = show_values and len(labels) <= 16
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         x = left + i * slot + (slot - bar_w) / 2
-        h = max(v * scale, 0.0)
+        h = max(v * scale, min_height)
         color = colors[i] if colors else PALETTE[0]
         tip = tips[i] if tips else f"{label}: {fmt_int(v)}"
         out.append(
@@ -242,7 +248,7 @@ def line(
     left, right, top, bottom = 48, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     present = [v for v in values if v is not None]
-    ticks = nice_ticks(max(present, default=0))
+    ticks = nice_ticks(max(present, default=0), integer=False)
     scale = plot_h / ticks[-1]
     slot = plot_w / max(len(labels), 1)
     base_y = top + plot_h

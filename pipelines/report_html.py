@@ -68,7 +68,7 @@ header { background: #15202b; color: #f4f6f8; padding: 22px 32px 18px; }
 header h1 { margin: 0 0 4px; font-size: 22px; font-weight: 600; }
 header .meta { color: #aab6c2; font-size: 13px; word-break: break-all; }
 main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 40px; }
-.totals { display: grid; grid-template-columns: repeat(auto-fit, minmax(125px, 1fr));
+.totals { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr));
   gap: 12px; margin-bottom: 20px; }
 .total { background: #fff; border-radius: 8px; padding: 12px 14px;
   box-shadow: 0 1px 2px rgba(16, 24, 40, .08); }
@@ -249,7 +249,7 @@ def _runs(runs: Sequence[RunPoint]) -> str:
             "sync",
             "Sync health",
             sub,
-            _empty("No sync runs yet: run `assets-sync sync`."),
+            _empty("No sync runs yet: run assets-sync sync."),
             wide=True,
         )
     labels = [r.started_at.strftime("%m-%d %H:%M") for r in runs]
@@ -268,6 +268,7 @@ def _runs(runs: Sequence[RunPoint]) -> str:
         height=220,
         title="sync runs: assets fetched by outcome",
         max_labels=10,
+        min_height=3.0,
     )
     outcomes = sorted({r.outcome for r in runs})
     keys = legend([(o, OUTCOME_COLORS.get(o, GREY)) for o in outcomes])
@@ -369,13 +370,15 @@ def render(data: ReportData) -> str:
         if empty
         else ""
     )
-    meta = (
-        f"warehouse <b>{esc(data.warehouse)}</b> · generated {esc(_ts(data.generated_at))} · "
-        f"assets created {esc(_day(o.first_created_at.date() if o.first_created_at else None))}"
-        f" → {esc(_day(o.last_created_at.date() if o.last_created_at else None))} · "
-        f"last successful sync {esc(_ts(o.last_success_at))} · "
-        f"oldest watermark {esc(_ts(o.oldest_watermark))}"
-    )
+    facts = [f"warehouse <b>{esc(data.warehouse)}</b>", f"generated {esc(_ts(data.generated_at))}"]
+    if o.first_created_at and o.last_created_at:
+        span = f"{_day(o.first_created_at.date())} → {_day(o.last_created_at.date())}"
+        facts.append(f"assets created {esc(span)}")
+    if o.last_success_at:
+        facts.append(f"last successful sync {esc(_ts(o.last_success_at))}")
+    if o.oldest_watermark:
+        facts.append(f"oldest watermark {esc(_ts(o.oldest_watermark))}")
+    meta = " · ".join(facts)
     sections = "".join(
         [
             _creations(data.creations),
