@@ -15,7 +15,8 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
 
 
 def test_categories_follow_type_source_and_lineage(con: duckdb.DuckDBPyConnection) -> None:
-    assert dict(rows(con, "SELECT id, category FROM asset_categories")) == {
+    got = {str(i): str(c) for i, c in rows(con, "SELECT id, category FROM asset_categories")}
+    assert got == {
         "asset_u1": "upload",  # type uploaded
         "asset_g1": "generation",  # a model made it, even with a parent
         "asset_g2": "generation",
@@ -124,13 +125,13 @@ def test_asset_changes_says_what_changed_and_when(con: duckdb.DuckDBPyConnection
         " status_after, privacy_before, privacy_after, name_after, tags_added, tags_removed"
         " FROM asset_changes WHERE NOT is_first_seen ORDER BY id, version",
     )
-    d = lambda day, hour: datetime(2026, 3, day, hour, tzinfo=UTC)  # noqa: E731
+    d = at  # day n of the dataset, at an hour
     assert got == [
-        ("asset_g1", 2, d(5, 10), d(2, 11), ["status", "privacy", "url"],
+        ("asset_g1", 2, d(3, 10), d(0, 11), ["status", "privacy", "url"],
          "success", "error", "private", "public", "asset g1", [], []),
-        ("asset_g1", 3, d(6, 10), d(5, 10), ["url"],
+        ("asset_g1", 3, d(4, 10), d(3, 10), ["url"],
          "error", "error", "public", "public", "asset g1", [], []),
-        ("asset_u1", 2, d(5, 9), d(2, 10), ["name", "tags", "url"],
+        ("asset_u1", 2, d(3, 9), d(0, 10), ["name", "tags", "url"],
          "success", "success", "private", "private", "asset u1 renamed", ["b"], []),
     ]  # fmt: skip
     first = rows(
