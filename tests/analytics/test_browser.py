@@ -112,3 +112,13 @@ def test_empty_report_renders(empty_path: str, tmp_path: Path) -> None:
     assert console_lines(taken.stderr) == []
     assert png_size(shot) == (1280, 2200)
     keep(shot, "report-empty.png")
+
+
+def test_missing_chromium_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must install"):
+        chromium()
