@@ -54,15 +54,36 @@ def scenario_assets(
     progress: ProgressResource,
 ) -> dg.MaterializeResult[None]:
     stream = config.stream()
-    progress.start(context, f"incremental sync of {stream.stream_id}")
+    return _sync(
+        context,
+        config,
+        scenario_api,
+        warehouse,
+        progress,
+        f"incremental sync of {stream.stream_id}",
+    )
+
+
+def _sync(
+    context: dg.AssetExecutionContext,
+    config: SyncRunConfig,
+    scenario_api: ScenarioApiResource,
+    warehouse: WarehouseResource,
+    progress: ProgressResource,
+    title: str,
+    window: tuple[int, int] | None = None,
+) -> dg.MaterializeResult[None]:
+    """One engine run into the warehouse: incremental (no window) or a backfill of `window`."""
+    progress.start(context, title)
     try:
         with scenario_api.client() as client, warehouse.sink() as sink:
             report = run_sync(
                 client,
                 sink,
-                stream,
+                config.stream(),
                 config.sync_config(),
-                mode="sync",
+                mode="sync" if window is None else "backfill",
+                window=window,
                 progress=_progress(context, progress),
                 run_id=context.run.run_id,
             )
@@ -96,25 +117,10 @@ def scenario_history(
     window = context.partition_time_window
     # The API's bounds are exclusive: (start - 1 ms, end) covers [start, end).
     lo_ms, hi_ms = _ms(window.start) - 1, _ms(window.end)
-    stream = config.stream()
-    progress.start(
-        context, f"backfill of {stream.stream_id} {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}"
+    title = (
+        f"backfill of {config.stream().stream_id} {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}"
     )
-    try:
-        with scenario_api.client() as client, warehouse.sink() as sink:
-            report = run_sync(
-                client,
-                sink,
-                stream,
-                config.sync_config(),
-                mode="backfill",
-                window=(lo_ms, hi_ms),
-                progress=_progress(context, progress),
-                run_id=context.run.run_id,
-            )
-    finally:
-        progress.stop()
-    return dg.MaterializeResult(metadata=sync_metadata(report))
+    return _sync(context, config, scenario_api, warehouse, progress, title, (lo_ms, hi_ms))
 
 
 @dg.asset(

@@ -48,6 +48,19 @@ def _stream_run_config(op_name: str, project: str | None, **extra: object) -> di
     return {key: {op_name: {"config": cfg}}}
 
 
+def _per_project(
+    prefix: str, op_name: str, context: dg.ScheduleEvaluationContext, **extra: object
+) -> Iterator[dg.RunRequest]:
+    """One run request per configured project, keyed by day so a tick never launches twice."""
+    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    for project in configured_projects():
+        yield dg.RunRequest(
+            run_key=f"{prefix}-{project or 'all'}-{day}",
+            run_config=_stream_run_config(op_name, project, **extra),
+            tags={"assets-sync/stream": project or "*"},
+        )
+
+
 @dg.schedule(
     job=nightly_sync,
     cron_schedule="0 2 * * *",
@@ -55,13 +68,7 @@ def _stream_run_config(op_name: str, project: str | None, **extra: object) -> di
     description="Every night at 02:00 UTC: one incremental sync run per project.",
 )
 def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    for project in configured_projects():
-        yield dg.RunRequest(
-            run_key=f"sync-{project or 'all'}-{day}",
-            run_config=_stream_run_config("scenario_assets", project),
-            tags={"assets-sync/stream": project or "*"},
-        )
+    yield from _per_project("sync", "scenario_assets", context)
 
 
 @dg.schedule(
@@ -71,13 +78,7 @@ def nightly_sync_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.
     description="Every night at 03:30 UTC: rolling reconciliation of 1/7 of history per project.",
 )
 def rolling_reconcile_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    for project in configured_projects():
-        yield dg.RunRequest(
-            run_key=f"reconcile-{project or 'all'}-{day}",
-            run_config=_stream_run_config("reconcile_deletes", project, rolling_parts=7),
-            tags={"assets-sync/stream": project or "*"},
-        )
+    yield from _per_project("reconcile", "reconcile_deletes", context, rolling_parts=7)
 
 
 @dg.schedule(
@@ -87,10 +88,4 @@ def rolling_reconcile_schedule(context: dg.ScheduleEvaluationContext) -> Iterato
     description="Sundays at 04:00 UTC: full reconciliation of every project.",
 )
 def weekly_reconcile_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    for project in configured_projects():
-        yield dg.RunRequest(
-            run_key=f"full-reconcile-{project or 'all'}-{day}",
-            run_config=_stream_run_config("reconcile_deletes", project),
-            tags={"assets-sync/stream": project or "*"},
-        )
+    yield from _per_project("full-reconcile", "reconcile_deletes", context)
