@@ -31,7 +31,7 @@ from .generator import (
     child_types,
     generate,
 )
-from .render import Codecs, Renderer
+from .render import Codecs, FastRenderer
 from .views import View
 from .vocab import ROOT_TYPES, TAGS
 
@@ -41,32 +41,11 @@ _EVERYTHING = Filter(include_foreign=True)
 I64 = npt.NDArray[np.int64]
 
 
-_SEPARATOR = b'},{"id":"asset_'
-
-
-def _serialize(assets: list[dict[str, Any]]) -> list[bytes]:
-    """One JSON text per asset, from a single orjson call split at the asset boundaries.
-
-    Every asset object starts with its `id` and no nested object has an `id` key, so
-    `},{"id":"asset_` occurs only between two assets; the fallback covers any surprise.
-    Splitting also yields exact-size bytes (orjson's own buffers keep ~8 KB of heap each).
-    """
-    if not assets:
-        return []
-    parts = orjson.dumps(assets)[1:-1].split(_SEPARATOR)
-    if len(parts) != len(assets):
-        return [memoryview(orjson.dumps(a)).tobytes() for a in assets]
-    if len(parts) == 1:
-        return parts
-    head = b'{"id":"asset_'
-    return [parts[0] + b"}", *(head + p + b"}" for p in parts[1:-1]), head + parts[-1]]
-
-
 class Store:
     def __init__(self, cfg: EmulatorConfig) -> None:
         self.cfg = cfg
         self.codecs = Codecs(cfg.seed)
-        self.renderer = Renderer(self.codecs, cfg.seed, cfg.embedding_dim)
+        self.renderer = FastRenderer(self.codecs, cfg.seed, cfg.embedding_dim)
         self.cols: Columns = generate(cfg, self.codecs.asset)
         self.lock = threading.RLock()
         self._rng = random.Random(f"mutations/{cfg.seed}")
@@ -75,9 +54,11 @@ class Store:
         self._aliases: dict[tuple[SortField, Filter], tuple[SortField, Filter]] = {}
         self.project_ids = [self.codecs.project.encode(p) for p in range(cfg.projects)]
         self.mutation_count = 0
-        # FIFO: an OrderedDict pops its oldest entry in O(1) (a dict would rescan the holes
-        # left at its front by every previous pop, which turns eviction quadratic).
-        self._json_cache: OrderedDict[tuple[int, bool], tuple[int, bytes]] = OrderedDict()
+        # Serialized assets by row, one FIFO per `original` flag (an OrderedDict pops its
+        # oldest entry in O(1); a dict would rescan the holes left at its front by every
+        # previous pop, which turns eviction quadratic). `update_rows` drops the rows it
+        # changes, so an entry is always the row's current rendering.
+        self._json_cache: tuple[OrderedDict[int, bytes], ...] = (OrderedDict(), OrderedDict())
         self._json_bytes = 0
         self._json_cap = cfg.render_cache_mb * 2**20
 
@@ -115,34 +96,45 @@ class Store:
         return [orjson.loads(b) for b in self.render_json(rows, original)]
 
     def render_json(self, rows: Sequence[int] | I64, original: bool = False) -> list[bytes]:
-        """Serialized assets, through a bounded cache keyed by (row, original) and checked
-        against the row's version: re-reads (lookback windows, re-syncs, truth after a
-        listing) cost a dict lookup instead of a render. Cold reads pay the render."""
+        """Serialized assets (exact-size UTF-8 JSON objects), through a bounded cache by row:
+        re-reads (lookback windows, re-syncs, truth after a listing) cost a dict lookup
+        instead of a render. Cold reads pay the render (`FastRenderer.page_json`)."""
         with self.lock:
-            rows_list = [int(r) for r in rows]
-            versions = self.cols.version[np.asarray(rows_list, dtype=np.int64)].tolist()
-            cache = self._json_cache
-            out: list[bytes | None] = [None] * len(rows_list)
-            missing: list[int] = []
-            for j, (row, ver) in enumerate(zip(rows_list, versions, strict=True)):
-                hit = cache.get((row, original))
-                if hit is not None and hit[0] == ver:
-                    out[j] = hit[1]
-                else:
-                    missing.append(j)
-            if missing:
-                fresh = self.renderer.page(self.cols, [rows_list[j] for j in missing], original)
-                for j, data in zip(missing, _serialize(fresh), strict=True):
-                    out[j] = data
-                    key = (rows_list[j], original)
-                    old = cache.pop(key, None)
-                    self._json_bytes += len(data) - (len(old[1]) if old else 0)
-                    cache[key] = (versions[j], data)
-                while self._json_bytes > self._json_cap and cache:
-                    _, (_, data) = cache.popitem(last=False)
-                    self._json_bytes -= len(data)
-            return [b for b in out if b is not None]
+            ix = np.asarray(rows, dtype=np.int64)
+            rows_list = ix.tolist()
+            cache = self._json_cache[original]
+            out: list[bytes | None] = list(map(cache.get, rows_list))
+            if None not in out:
+                return out  # type: ignore[return-value]
+            missing = [j for j, data in enumerate(out) if data is None]
+            fresh = self.renderer.page_json(self.cols, ix[missing], original)
+            added = 0
+            for j, text in zip(missing, fresh, strict=True):
+                out[j] = data = text.encode()
+                if self._json_cap:
+                    cache[rows_list[j]] = data
+                    added += len(data)
+            self._json_bytes += added
+            if self._json_bytes > self._json_cap:
+                self._evict()
+            return out  # type: ignore[return-value]
 
+    def _evict(self) -> None:
+        caches = [c for c in self._json_cache if c]
+        while self._json_bytes > self._json_cap and caches:
+            for c in caches:
+                if c:
+                    self._json_bytes -= len(c.popitem(last=False)[1])
+            caches = [c for c in caches if c]
+
+    def _forget(self, rows: I64) -> None:
+        """Drop cached renderings of rows whose columns changed."""
+        for cache in self._json_cache:
+            if cache:
+                for row in rows.tolist():
+                    data = cache.pop(row, None)
+                    if data is not None:
+                        self._json_bytes -= len(data)
 
     def live_rows(self, project_id: str | None = None) -> I64:
         """Live rows in (createdAt, id) order, optionally of one project."""
@@ -216,6 +208,7 @@ class Store:
             self.cols.version[r] += 1
             flip = np.array([1 << self._rng.randrange(len(TAGS)) for _ in rows], dtype=np.uint16)
             self.cols.tags[r] ^= flip
+            self._forget(r)
             self._refresh(r)
             self.mutation_count += len(rows)
             return [self.asset_id(int(x)) for x in r]
