@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -57,9 +60,7 @@ def test_schedules_make_one_run_per_project(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ASSETS_SYNC_PROJECTS", "proj_a, proj_b")
     from pipelines.jobs import nightly_sync_schedule, rolling_reconcile_schedule
 
-    context = dg.build_schedule_context(
-        scheduled_execution_time=__import__("datetime").datetime(2026, 1, 2)
-    )
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 1, 2))
     requests = list(nightly_sync_schedule(context))  # type: ignore[arg-type]
     assert [r.run_config["ops"]["scenario_assets"]["config"]["project_id"] for r in requests] == [
         "proj_a",
@@ -77,9 +78,34 @@ def test_dagster_cli_loads_the_code_location(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipelines.definitions"],
         cwd=ROOT,
-        env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)},
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dagster_yaml_is_a_working_instance(tmp_path: Path) -> None:
+    """DAGSTER_HOME pointing at a folder with our dagster.yaml gives the documented instance."""
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    code = (
+        "import dagster as dg, json;"
+        "i = dg.DagsterInstance.get();"
+        "c = i.get_concurrency_config();"
+        "print(json.dumps({'telemetry': i.telemetry_enabled,"
+        " 'pool_default': c.pool_config.default_pool_limit,"
+        " 'tags': [dict(t) for t in c.run_queue_config.tag_concurrency_limits]}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout.strip().splitlines()[-1])
+    assert info["telemetry"] is False
+    assert info["pool_default"] == 1
+    assert {"key": "assets-sync/writer", "value": "warehouse", "limit": 1} in info["tags"]
