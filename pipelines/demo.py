@@ -22,6 +22,7 @@ from assets_sync.auth import BasicAuth, SecretStr
 from assets_sync.config import ApiSettings
 from assets_sync.emulator import Emulator, EmulatorConfig
 from pipelines.commands import print_sync_summary, run_reconcile_job, run_sync_job
+from pipelines.report import write_report
 from warehouse import open_warehouse
 
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
@@ -145,6 +146,8 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         live = {r[0] for r in con.execute("SELECT id FROM live_assets").fetchall()}
         for title, sql in EXAMPLE_QUERIES:
             _print_query(console, con, title, sql)
+    report = write_report(str(workdir / "warehouse.duckdb"), str(workdir / "report.html"))
+    console.print(f"HTML report (opens offline): {report}")
     verdict = "equals" if live == truth_ids else "DIFFERS FROM"
     console.print(
         f"[bold]the warehouse's live assets ({len(live):,}) {verdict} the emulator's truth "

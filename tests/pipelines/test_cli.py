@@ -149,3 +149,5 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "equals the emulator's truth" in done.stdout
     assert (tmp_path / "demo" / "warehouse.duckdb").exists()
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "parquet" / "_CURRENT.json").exists()
