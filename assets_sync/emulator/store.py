@@ -47,6 +47,7 @@ class Store:
         self.codecs = Codecs(cfg.seed)
         self.renderer = FastRenderer(self.codecs, cfg.seed, cfg.embedding_dim)
         self.cols: Columns = generate(cfg, self.codecs.asset)
+        self.renderer.prepare(self.cols)
         self.lock = threading.RLock()
         self._rng = random.Random(f"mutations/{cfg.seed}")
         self._clock_ms = max(cfg.end_ms, int(self.cols.updated.max(initial=0)))
@@ -209,6 +210,7 @@ class Store:
             flip = np.array([1 << self._rng.randrange(len(TAGS)) for _ in rows], dtype=np.uint16)
             self.cols.tags[r] ^= flip
             self._forget(r)
+            self.renderer.touch(self.cols, r)
             self._refresh(r)
             self.mutation_count += len(rows)
             return [self.asset_id(int(x)) for x in r]
