@@ -157,7 +157,12 @@ class AssetsClient:
                 consecutive += 1
                 if isinstance(exc, ThrottledError):
                     throttles += 1
-                    self.limiter.on_throttle(exc.retry_after_s)
+                    # The pause every request shares obeys the policy's cap too: an uncapped
+                    # `Retry-After: 86400` (or a far HTTP date) would stall the whole run.
+                    hint = exc.retry_after_s
+                    if hint is not None:
+                        hint = min(hint, self.retry.max_server_hint_s)
+                    self.limiter.on_throttle(hint)
                 else:
                     failures += 1
                 self._count(errors=1, throttled=int(isinstance(exc, ThrottledError)))
