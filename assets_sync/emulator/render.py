@@ -368,6 +368,21 @@ _GUIDANCE = tuple(_js(3.5 + k / 2) for k in range(8))
 _PRIV_JSON = tuple(f'","privacy":"{p}","tags":' for p in PRIVACIES)
 _STATUS_JSON = tuple(f',"status":"{s}","editCapabilities":' for s in _STATUS)
 _NEG_JSON = (*(f',"negativePrompt":"{s}"' for s in _NEGATIVES), "")
+
+
+def _raw(text: str) -> str:
+    """`text` as its UTF-8 bytes, one latin-1 character per byte.
+
+    `page_json` assembles every asset in this form: the string stays one byte per character
+    (no widening to 2 or 4 bytes per character when a prompt has an emoji), and
+    `.encode("latin-1")` of the result is a plain copy that yields the UTF-8 JSON.
+    """
+    return text.encode().decode("latin-1")
+
+
+_RAW_WORDS = tuple(_raw(w) for w in WORDS)
+_RAW_STEMS = tuple(_raw(w) for w in NAME_STEMS)
+_EDITED = _raw(' — édité ✨"')
 _SCHED_JSON = tuple(f',"scheduler":"{s}"' for s in SCHEDULERS)
 
 
@@ -449,6 +464,8 @@ class FastRenderer(Renderer):
         self._row_digits = np.empty((0, _ROW_WIDTH), dtype=np.uint8)
         #: Per inference: id digits (22), prompt word indices (13), prompt length in words.
         self._inference_digits = np.empty((0, 36), dtype=np.uint8)
+        #: `,"embedding":[…]` of the rows that have one (their salt says so).
+        self._embeddings: dict[int, str] = {}
         #: Per inference: negative-prompt code and seed.
         self._inference_params = np.empty((0, 2), dtype=np.int64)
 
@@ -467,6 +484,11 @@ class FastRenderer(Renderer):
                 part[:, 46:70] = self._stamp_digits(cols.updated[lo:hi])
                 part[:, 70:] = _versioned(cols.salt[lo:hi], cols.version[lo:hi])
             self._row_digits = np.concatenate([self._row_digits, more])
+            if self.embedding_dim:  # ~1.6 % of rows, ~40 µs each: the costliest field
+                salt = cols.salt[have:n]
+                has = ((salt >> np.uint64(57)) & np.uint64(63)) == 0  # field `emb` of `page`
+                for row in (have + np.nonzero(has)[0]).tolist():
+                    self._embeddings[row] = self._embedding(int(cols.salt[row]))
         have, n = len(self._inference_digits), cols.n_inferences
         if have < n:
             c = self.codecs.inference
@@ -515,6 +537,10 @@ class FastRenderer(Renderer):
         out[:, 20:23] = _D3[milli]
         return out
 
+    def _embedding(self, salt: int) -> str:
+        vec = np.random.default_rng(salt).standard_normal(self.embedding_dim)
+        return f',"embedding":{_js(np.round(vec, 6).tolist())}'
+
     def _duration(self, dur: int) -> str:
         text = self._durations.get(dur)
         if text is None:
@@ -522,8 +548,8 @@ class FastRenderer(Renderer):
         return text
 
     def page_json(self, cols: Columns, idx: Sequence[int] | npt.NDArray[np.int64],
-                  original: bool = False) -> list[str]:  # fmt: skip
-        """JSON text of rows `idx`, in that order: `orjson.dumps(page(...)[k]).decode()`."""
+                  original: bool = False) -> list[bytes]:  # fmt: skip
+        """JSON of rows `idx`, in that order: exactly `orjson.dumps(page(...)[k])`."""
         ix = np.asarray(idx, dtype=np.int64)
         n = len(ix)
         if n == 0:
@@ -538,7 +564,7 @@ class FastRenderer(Renderer):
         inf_table = self._inference_digits[np.maximum(inference, 0)]
         inference_ids = _rows_text(inf_table[:, :22])
         has_prompt = inference >= 0
-        words = WORDS
+        words = _RAW_WORDS
         prompts = [
             (" ".join([words[k] for k in w[:-1][: w[-1]]]), neg, seed)
             for w, (neg, seed) in zip(
@@ -566,8 +592,8 @@ class FastRenderer(Renderer):
         )  # fmt: skip
         url_head = f"{CDN}/assets/" if original else f"{CDN}/assets-transform/"
         tag_json, edit_json, shapes = self._tag_json, self._edit_json, _SHAPES
-        words, n_words = WORDS, len(WORDS)
-        embedding_dim = self.embedding_dim
+        n_words = len(words)
+        embedding_dim, embeddings = self.embedding_dim, self._embeddings
         out = []
         for (i, fix, parent_id, root_id, inference_id, s, hv, fl, shp, kc, proj, priv, other_org,
              par, inf, mdl, auth, coll, tags, oi, ver, exp) in rows:  # fmt: skip
@@ -585,7 +611,7 @@ class FastRenderer(Renderer):
                 props = f',"duration":{self._duration(dur)}{props}'
             if named:
                 suffix = f" v{ver + 1}" if ver else ""
-                meta += f',"name":"{NAME_STEMS[stem % 10]}_{i % 10000:04d}{suffix}"'
+                meta += f',"name":"{_RAW_STEMS[stem % 10]}_{i % 10000:04d}{suffix}"'
             meta += f',"size":{size}'
             if par >= 0:
                 meta += f',"parentId":"asset_{parent_id}","rootParentId":"asset_{root_id}"'
@@ -605,11 +631,11 @@ class FastRenderer(Renderer):
                 )
             tags_text = tag_json.get(tags)
             if tags_text is None:
-                tags_text = tag_json[tags] = _js(list(_bits(TAGS, tags)))
+                tags_text = tag_json[tags] = _raw(_js(list(_bits(TAGS, tags))))
             rest = ""
             if desc == 0 or ver:
                 rest = f',"description":"Asset {i} revision {ver}' + (
-                    ' — édité ✨"' if ver else '"')  # fmt: skip
+                    _EDITED if ver else '"')  # fmt: skip
             if nsfw:
                 rest += ',"nsfw":[]' if nsfw_val else ',"nsfw":["suggestive"]'
             if thumbed == 0 or flavour == 2 or kc == _KC_3D:
@@ -633,8 +659,7 @@ class FastRenderer(Renderer):
                 rest += f',"automaticCaptioning":"{words[hv % n_words]} ' \
                         f'{words[(hv >> 8) % n_words]}"'  # fmt: skip
             if emb == 0 and embedding_dim:
-                vec = np.random.default_rng(s).standard_normal(embedding_dim)
-                rest += f',"embedding":{_js(np.round(vec, 6).tolist())}'
+                rest += embeddings.get(i) or self._embedding(s)
             collection = f'["{collection_ids[coll]}"]' if coll >= 0 else "[]"
             out.append(
                 f'{{"id":"asset_{asset_id}","url":"{url_head}{tail}",{head},"ownerId":"{owner}"'
@@ -642,6 +667,7 @@ class FastRenderer(Renderer):
                 f'{_PRIV_JSON[priv]}{tags_text},"collectionIds":{collection}'
                 f'{_STATUS_JSON[min(status % 100, 4)]}{edit_json[kc][edit_mask]}'
                 f',"properties":{{"size":{size}{props},"metadata":{meta}}}{rest}}}'
+                .encode("latin-1")
             )
         return out
 

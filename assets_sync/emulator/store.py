@@ -110,8 +110,8 @@ class Store:
             missing = [j for j, data in enumerate(out) if data is None]
             fresh = self.renderer.page_json(self.cols, ix[missing], original)
             added = 0
-            for j, text in zip(missing, fresh, strict=True):
-                out[j] = data = text.encode()
+            for j, data in zip(missing, fresh, strict=True):
+                out[j] = data
                 if self._json_cap:
                     cache[rows_list[j]] = data
                     added += len(data)
