@@ -1,0 +1,119 @@
+"""Contender "assets-sync, engine alone": `run_sync` / `run_reconcile` into a DuckDB warehouse,
+without Dagster, so that process start-up and Dagster's own cost are told apart from the sync.
+
+Builds exactly what the CLI's job builds (an `AssetsClient` with its default retry policy and
+rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults) and calls the
+engine once:
+
+    python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
+        [--slices 8] [--concurrency 4] [--settle-lag-seconds 0] [--lookback-minutes 15]
+        [--max-rate R]    # client limiter's max_rate (default: the client's own default)
+        [--cprofile OUT]  # cProfile of every thread (fetchers + writer) -> OUT (pstats)
+
+URL and credentials from SCENARIO_API_URL / SCENARIO_API_KEY / SCENARIO_API_SECRET. Prints one
+JSON line: work_s (the engine call alone), import_s, the run's counts and client stats.
+"""
+
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import argparse  # noqa: E402 - imports are part of what is timed
+import contextlib  # noqa: E402
+import cProfile  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+from typing import Any  # noqa: E402
+
+from assets_sync.client import AssetsClient  # noqa: E402
+from assets_sync.config import ApiSettings  # noqa: E402
+from assets_sync.engine import SyncConfig, run_sync  # noqa: E402
+from assets_sync.ratelimit import RateLimiter  # noqa: E402
+from assets_sync.reconcile import run_reconcile  # noqa: E402
+from assets_sync.sink import StreamKey  # noqa: E402
+from warehouse import open_warehouse  # noqa: E402
+
+IMPORT_S = time.perf_counter() - T_START
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--mode", choices=("sync", "reconcile"), default="sync")
+    parser.add_argument("--slices", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--settle-lag-seconds", type=float, default=0.0)
+    parser.add_argument("--lookback-minutes", type=float, default=15.0)
+    parser.add_argument("--max-rate", type=float, default=None)
+    parser.add_argument("--cprofile", default=None)
+    args = parser.parse_args()
+    config = SyncConfig(
+        lookback_ms=round(args.lookback_minutes * 60_000),
+        settle_lag_ms=round(args.settle_lag_seconds * 1000),
+        slices=args.slices,
+        concurrency=args.concurrency,
+    )
+    settings = ApiSettings.from_env()
+    limiter = RateLimiter(max_rate=args.max_rate) if args.max_rate else None
+    profiles: list[cProfile.Profile] = []
+    if args.cprofile:
+        # cProfile follows one thread: give every thread (fetchers, writer) its own profiler.
+        lock = threading.Lock()
+
+        def per_thread(*_: Any) -> None:
+            prof = cProfile.Profile()
+            with lock:
+                profiles.append(prof)
+            threading.setprofile(None)
+            prof.enable()
+
+        threading.setprofile(per_thread)
+        main_prof = cProfile.Profile()
+        profiles.append(main_prof)
+        main_prof.enable()
+    out: dict[str, Any] = {"mode": args.mode, "import_s": round(IMPORT_S, 3)}
+    t0 = time.perf_counter()
+    with AssetsClient(settings, limiter=limiter) as client, open_warehouse(args.warehouse) as wh:
+        t_open = time.perf_counter()
+        stream = StreamKey(None)
+        if args.mode == "sync":
+            report = run_sync(client, wh, stream, config)
+            out.update(
+                rows=report.counts.fetched,
+                counts=report.counts.as_dict(),
+                engine_s=round(report.duration_s, 3),
+            )
+        else:
+            rec = run_reconcile(client, wh, stream, config)
+            out.update(
+                listed=rec.listed,
+                deleted=rec.deleted,
+                complete=rec.complete,
+                engine_s=round(rec.duration_s, 3),
+            )
+        t_done = time.perf_counter()
+        out["client"] = asdict(client.stats)
+    t_closed = time.perf_counter()
+    if args.cprofile:
+        for prof in profiles:
+            prof.disable()
+        import pstats
+
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            with contextlib.suppress(TypeError):  # a thread's profiler that recorded nothing
+                stats.add(prof)
+        stats.dump_stats(args.cprofile)
+    out.update(
+        open_s=round(t_open - t0, 3),
+        work_s=round(t_done - t_open, 3),
+        close_s=round(t_closed - t_done, 3),
+    )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
