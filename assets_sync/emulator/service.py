@@ -33,7 +33,8 @@ _COUNTERS = ("requests", "pages_served", "assets_served", "rate_limited", "admin
 ADMIN_PREFIX = "/_emulator/"
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
             504: "Gateway Timeout"}  # fmt: skip
 
 
@@ -176,18 +177,18 @@ class App:
             if q.token is not None and self.mwp is not None:
                 self._mutate_before(q, view)
             lo, hi = view.bounds(q.after_ms, q.before_ms)
-            rank = self._rank(q, view, lo, hi)
+            rank = min(self._rank(q, view, lo, hi), hi - lo)  # past the end: an empty page
             end = min(rank + size, hi - lo)
             if q.descending:
-                positions = list(range(hi - 1 - rank, hi - 1 - end, -1))
+                first, last = hi - 1 - rank, hi - end
+                rows = view.idx[last : first + 1][::-1]
             else:
-                positions = list(range(lo + rank, lo + end))
-            rows = view.idx[positions]
+                first, last = lo + rank, lo + end - 1
+                rows = view.idx[first : last + 1]
             assets = store.render_json(rows, q.original)
             token = None
             if end < hi - lo:
                 if self.cfg.token_mode == "keyset":  # noqa: S105 - a mode name
-                    last = positions[-1]
                     token = encode_keyset(
                         q.sort_field, int(view.keys[last]), store.asset_id(int(view.idx[last]))
                     )
@@ -196,10 +197,8 @@ class App:
         with self._stats_lock:
             self._stats["pages_served"] += 1
             self._stats["assets_served"] += len(assets)
-        body = b'{"assets":[' + b",".join(assets) + b"]"
-        if token is not None:
-            body += b',"nextPaginationToken":"' + token.encode("ascii") + b'"'
-        return Response(200, body + b"}")
+        tail = b"]}" if token is None else b'],"nextPaginationToken":"%s"}' % token.encode("ascii")
+        return Response(200, b"".join((b'{"assets":[', b",".join(assets), tail)))
 
     def _rank(self, q: ListQuery, view: View, lo: int, hi: int) -> int:
         """How many rows of the listing precede the page asked for."""
