@@ -74,6 +74,9 @@ class SyncConfig:
     max_tie_passes: int = 10
     max_pages_in_flight: int = 16  # bounded queue between fetchers and the writer
     max_pages_per_write: int = 64  # coalescing limit of one transaction
+    #: reconcile: refuse to mark more than this share of a stream's live assets deleted in one
+    #: call (an empty listing from credentials of the wrong scope); None or 1.0 = no limit.
+    max_deleted_fraction: float | None = 0.5
 
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 100:
@@ -82,6 +85,8 @@ class SyncConfig:
             raise ValueError("concurrency, slices and max_pages_in_flight must be >= 1")
         if self.lookback_ms < 0 or self.settle_lag_ms < 0:
             raise ValueError("lookback_ms and settle_lag_ms must be >= 0")
+        if self.max_deleted_fraction is not None and not 0 <= self.max_deleted_fraction <= 1:
+            raise ValueError("max_deleted_fraction must be within 0..1 (or None)")
 
 
 @dataclass

@@ -14,6 +14,7 @@ AssetsSyncError
 │   │   └── AuthError         HTTP 401/403
 │   ├── PaginationLoopError   the API repeated a token or a seek made no progress
 │   ├── UnseekablePageError   a whole page without one parseable timestamp: cannot seek past it
+│   ├── MassDeletionError     a reconciliation would mark too large a share of a stream deleted
 │   └── ConfigError           missing or inconsistent settings
 └── RejectedRecordError       one record that cannot be loaded; never escapes a page: it becomes
                               a row of the rejects batch with its reason (see normalize.py)
@@ -100,6 +101,17 @@ class PaginationLoopError(FatalError):
 
 class UnseekablePageError(FatalError):
     """No record of a page has a parseable sort timestamp, so the cursor cannot move safely."""
+
+
+class MassDeletionError(FatalError):
+    """A COMPLETE listing would mark more than the allowed share of a stream's live assets
+    deleted (an empty listing from credentials of the wrong scope looks exactly like that).
+    Nothing was marked; allow it explicitly if the deletions are real."""
+
+    def __init__(self, message: str, would_delete: int, live: int) -> None:
+        super().__init__(message)
+        self.would_delete = would_delete
+        self.live = live
 
 
 class ConfigError(FatalError):

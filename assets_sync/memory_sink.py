@@ -24,6 +24,7 @@ from assets_sync.sink import (
     StreamKey,
     StreamState,
     WriteResult,
+    check_deleted_fraction,
 )
 
 
@@ -116,9 +117,19 @@ class MemorySink:
         created_lo_ms: int | None,
         created_hi_ms: int | None,
         complete: bool,
+        *,
+        max_deleted_fraction: float | None = None,
     ) -> ReconcileResult:
         listed = set(listed_ids.to_pylist())
         with self._lock:
+            if complete and max_deleted_fraction is not None:
+                live = [i for i in self.created if i not in self.deleted]
+                doomed = [
+                    i
+                    for i in live
+                    if i not in listed and _within(self.created[i], created_lo_ms, created_hi_ms)
+                ]
+                check_deleted_fraction(stream, len(doomed), len(live), max_deleted_fraction)
             revived = 0
             for asset_id in listed:
                 if self.deleted.pop(asset_id, None) is not None:
@@ -145,3 +156,9 @@ class MemorySink:
     def end_run(self, run: RunRecord) -> None:
         with self._lock:
             self.runs[run.run_id] = replace(run)
+
+
+def _within(created: int | None, lo: int | None, hi: int | None) -> bool:
+    if lo is not None and (created is None or created <= lo):
+        return False
+    return hi is None or (created is not None and created < hi)

@@ -14,7 +14,11 @@ before `hi` (the sink gets `lo = None`: nothing exists before the earliest asset
 time). Rolling mode judges one of `parts` equal createdAt ranges of history per night.
 
 Listing errors do not raise: they make the report incomplete (`complete=False`, `error` set)
-and the run record failed. Sink errors raise.
+and the run record failed. Sink errors raise, among them `MassDeletionError`: a complete
+listing that would mark more than `SyncConfig.max_deleted_fraction` (default half) of the
+stream's live assets deleted is refused whole, because a listing that is complete but wrong
+(valid credentials of another scope, a filter the API ignores) is indistinguishable from mass
+deletion, and the guard is checked by the sink in the same transaction as the marking.
 """
 
 from __future__ import annotations
@@ -187,7 +191,15 @@ def run_reconcile(
                 window = Window(first - 1, hi)
                 judged = (None, hi)
         listed, complete, error = list_ids(client, stream, window, config, emit, run_id)
-        result = sink.reconcile(stream, run_id, listed, judged[0], judged[1], complete)
+        result = sink.reconcile(
+            stream,
+            run_id,
+            listed,
+            judged[0],
+            judged[1],
+            complete,
+            max_deleted_fraction=config.max_deleted_fraction,
+        )
     except BaseException as exc:
         failed = replace(
             record,

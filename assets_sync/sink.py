@@ -23,6 +23,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from assets_sync.errors import MassDeletionError
+
 
 @dataclass(frozen=True)
 class StreamKey:
@@ -171,14 +173,37 @@ class Sink(Protocol):
         created_lo_ms: int | None,
         created_hi_ms: int | None,
         complete: bool,
+        *,
+        max_deleted_fraction: float | None = None,
     ) -> ReconcileResult:
         """Mark deleted the stream's assets created in (lo, hi) that are absent from the listing.
 
         Only when `complete` is true; ids present in the listing that carry `deleted_at` are
-        revived. `None` bounds mean unbounded.
+        revived. `None` bounds mean unbounded. With `max_deleted_fraction`, a call that would
+        mark more than that share of the stream's live assets raises `MassDeletionError` and
+        changes nothing (None: no limit).
         """
         ...
 
     def begin_run(self, run: RunRecord) -> None: ...
 
     def end_run(self, run: RunRecord) -> None: ...
+
+
+def check_deleted_fraction(
+    stream: StreamKey, would_delete: int, live: int, max_fraction: float
+) -> None:
+    """Raise `MassDeletionError` if marking `would_delete` of the stream's `live` assets
+    deleted exceeds `max_fraction` of them. Sinks call it before they mark anything."""
+    if would_delete == 0 or would_delete <= max_fraction * live:
+        return
+    raise MassDeletionError(
+        f"reconcile of stream {stream.stream_id} refused: a complete listing would mark "
+        f"{would_delete:,} of its {live:,} live assets deleted ({would_delete / live:.0%}, "
+        f"more than the {max_fraction:.0%} allowed). Credentials of another scope (or an API "
+        "answering empty lists) look exactly like this; nothing was marked. If the deletions "
+        "are real, run reconcile with --allow-mass-delete (Dagster run config "
+        "max_deleted_fraction: 1.0)",
+        would_delete,
+        live,
+    )

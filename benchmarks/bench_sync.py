@@ -88,6 +88,8 @@ class CountingSink:
         created_lo_ms: int | None,
         created_hi_ms: int | None,
         complete: bool,
+        *,
+        max_deleted_fraction: float | None = None,
     ) -> ReconcileResult:
         return ReconcileResult(listed=len(listed_ids))
 

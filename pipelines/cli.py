@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     _tuning(p)
     p.add_argument("--rolling-parts", type=int, default=1, help="reconcile 1/N of history")
     p.add_argument("--part", type=int, default=None, help="which part (default: by day)")
+    p.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="mark assets deleted even when more than half of the stream's live assets are "
+        "absent from the listing (refused by default: wrong-scope credentials look like that)",
+    )
     p.set_defaults(handler=commands.reconcile)
 
     p = sub.add_parser("status", help="per stream: watermark, counts, last runs, lag")

@@ -134,6 +134,8 @@ def run_reconcile_job(
     args: argparse.Namespace, settings: ApiSettings | None = None
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {"rolling_parts": args.rolling_parts, "rolling_index": args.part}
+    if getattr(args, "allow_mass_delete", False):
+        extra["max_deleted_fraction"] = 1.0
     outcome = run_job(
         "reconcile",
         resources(args, settings),

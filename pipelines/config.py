@@ -3,6 +3,8 @@
 Nothing secret lives here: run config is stored in Dagster's event log and shown in the UI.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 from pydantic import Field
 
@@ -54,3 +56,13 @@ class ReconcileRunConfig(SyncRunConfig):
         default=None,
         description="Which part to reconcile in rolling mode; default: day of the year modulo N.",
     )
+    max_deleted_fraction: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Refuse a reconcile that would mark more than this share of the stream's "
+        "live assets deleted (1.0 allows anything: use it when mass deletions are real).",
+    )
+
+    def sync_config(self) -> SyncConfig:
+        return replace(super().sync_config(), max_deleted_fraction=self.max_deleted_fraction)

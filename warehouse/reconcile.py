@@ -15,7 +15,7 @@ import contextlib
 import duckdb
 import pyarrow as pa
 
-from assets_sync.sink import ReconcileResult, StreamKey
+from assets_sync.sink import ReconcileResult, StreamKey, check_deleted_fraction
 from warehouse.scope import stream_predicate
 from warehouse.timeutil import ms_to_dt
 
@@ -29,8 +29,13 @@ def reconcile(
     created_lo_ms: int | None,
     created_hi_ms: int | None,
     complete: bool,
+    max_deleted_fraction: float | None = None,
 ) -> ReconcileResult:
     """Runs inside the caller's transaction. Bounds are exclusive, None is unbounded.
+
+    The mass-deletion guard counts, in the same transaction and with the same predicate as the
+    marking, the assets that would be marked and the stream's live assets, and refuses
+    (`MassDeletionError`, nothing marked) above `max_deleted_fraction` of them.
 
     SQL is composed of constants and `stream_predicate`'s constant clauses; values are bound.
     """
@@ -48,21 +53,33 @@ def reconcile(
         )
         deleted = 0
         if complete:
-            deleted = _count(
-                con.execute(
-                    f"UPDATE assets SET deleted_at = now()"  # noqa: S608
-                    f" WHERE deleted_at IS NULL AND ({scope})"
-                    " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at > ?)"
-                    " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at < ?)"
-                    f" AND NOT EXISTS (SELECT 1 FROM {_LISTED} AS l WHERE l.id = assets.id)",
-                    [
-                        *params,
-                        ms_to_dt(created_lo_ms),
-                        ms_to_dt(created_lo_ms),
-                        ms_to_dt(created_hi_ms),
-                        ms_to_dt(created_hi_ms),
-                    ],
+            absent = (  # constants and the scope's constant clauses only
+                f" WHERE deleted_at IS NULL AND ({scope})"  # noqa: S608
+                " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at > ?)"
+                " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at < ?)"
+                f" AND NOT EXISTS (SELECT 1 FROM {_LISTED} AS l WHERE l.id = assets.id)"
+            )
+            values = [
+                *params,
+                ms_to_dt(created_lo_ms),
+                ms_to_dt(created_lo_ms),
+                ms_to_dt(created_hi_ms),
+                ms_to_dt(created_hi_ms),
+            ]
+            if max_deleted_fraction is not None:
+                doomed = _count(
+                    con.execute("SELECT count(*) FROM assets" + absent, values)  # noqa: S608
                 )
+                live = _count(
+                    con.execute(
+                        "SELECT count(*) FROM assets"  # noqa: S608
+                        f" WHERE deleted_at IS NULL AND ({scope})",
+                        params,
+                    )
+                )
+                check_deleted_fraction(stream, doomed, live, max_deleted_fraction)
+            deleted = _count(
+                con.execute("UPDATE assets SET deleted_at = now()" + absent, values)  # noqa: S608
             )
     finally:
         with contextlib.suppress(duckdb.Error):  # refused in an aborted txn; rollback drops it

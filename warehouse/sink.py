@@ -217,13 +217,21 @@ class DuckDBSink:
         created_lo_ms: int | None,
         created_hi_ms: int | None,
         complete: bool,
+        *,
+        max_deleted_fraction: float | None = None,
     ) -> ReconcileResult:
         """See `warehouse.reconcile`; `run_id` is accepted for the protocol and for logs."""
         with self._lock:
             self._check_writable()
             with transaction(self._con):
                 return _reconcile(
-                    self._con, stream, listed_ids, created_lo_ms, created_hi_ms, complete
+                    self._con,
+                    stream,
+                    listed_ids,
+                    created_lo_ms,
+                    created_hi_ms,
+                    complete,
+                    max_deleted_fraction,
                 )
 
     def begin_run(self, run: RunRecord) -> None:
