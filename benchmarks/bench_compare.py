@@ -147,7 +147,8 @@ class Runner:
 
             def engine(*extra: str) -> list[str]:
                 cmd = python_cmd("assets_sync_run.py", "--warehouse", wh, *extra)
-                return cmd + (["--max-rate", NO_LIMIT] if name == "engine-nolimit" else [])
+                limit = ["--max-rate", NO_LIMIT] if name == "engine-nolimit" else []
+                return [*cmd, *limit]
 
             rows[name] = measure(emu, name, engine(), self.timeout, {})
             if name == "engine":

@@ -93,10 +93,14 @@ def main() -> None:
             stages[f"{step.step}_s"] = round(took, 3)
     work = time.perf_counter() - t0
     with pipeline.sql_client() as c:
-        rows = c.execute_sql("SELECT count(*) FROM assets")[0][0]
-        tables = [r[0] for r in c.execute_sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'scenario'"
-        )]  # fmt: skip
+        count = c.execute_sql("SELECT count(*) FROM assets") or [[0]]
+        rows = count[0][0]
+        tables = (
+            c.execute_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'scenario'"
+            )
+            or []
+        )
     print(json.dumps({"assets": int(rows), "work_s": round(work, 3), "format": args.format,
                       "tables": len(tables), **stages}))  # fmt: skip
 

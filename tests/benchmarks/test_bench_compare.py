@@ -1,0 +1,46 @@
+"""Smoke of the comparison benchmark: `bench_compare.py --quick` end to end, then its plot.
+
+It spawns real processes (the emulator, each contender) over loopback HTTP, as the full run
+does, at tiny sizes. dlt is optional (the `bench` extra): without it its row says skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.smoke
+@pytest.mark.timeout(240)
+def test_quick_compare_runs_and_plots(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/bench_compare.py", "--quick", "--out-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=230,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(next(tmp_path.glob("*.json")).read_text())
+    rows = res["compare"]["rows"]
+    assert rows["floor"]["ok"] and rows["floor"]["result"]["assets"] == res["compare"]["assets"]
+    assert rows["engine"]["ok"] and rows["engine"]["peak_rss_mb"] > 0
+    assert rows["engine"]["result"]["rows"] == res["compare"]["assets"]
+    assert rows["engine-noop"]["requests"] == 1  # target 6, exact at any size
+    assert rows["engine-1pct"]["requests"] <= 3  # 1 % of the quick size fits one page
+    assert rows["cli"]["ok"]
+    dlt = rows.get("dlt-parquet", {})
+    assert "skipped" in dlt or (dlt["ok"] and dlt["result"]["assets"] == res["compare"]["assets"])
+    assert res["latency"]["rows"] and res["ratelimit"]["rows"]
+    assert res["targets"] and "load average" in (tmp_path / f"{res['label']}.md").read_text()
+    out = tmp_path / "plot.png"
+    plot = subprocess.run(
+        [sys.executable, "benchmarks/plot.py", str(next(tmp_path.glob("*.json"))), "--out",
+         str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert plot.returncode == 0, plot.stderr[-2000:]
+    made = Path(plot.stdout.strip())
+    assert made.exists() and made.stat().st_size > 500
