@@ -366,7 +366,10 @@ def _shape_table() -> list[tuple[str, str, str, int, bool]]:
 _SHAPES = _shape_table()
 _GUIDANCE = tuple(_js(3.5 + k / 2) for k in range(8))
 _PRIV_JSON = tuple(f'","privacy":"{p}","tags":' for p in PRIVACIES)
-_STATUS_JSON = tuple(f',"status":"{s}","editCapabilities":' for s in _STATUS)
+#: By the salt's 7-bit status field (as `page` maps it: `_STATUS[min(field % 100, 4)]`).
+_STATUS_JSON = tuple(
+    f',"status":"{_STATUS[min(k % 100, 4)]}","editCapabilities":' for k in range(128)
+)
 _NEG_JSON = (*(f',"negativePrompt":"{s}"' for s in _NEGATIVES), "")
 
 
@@ -381,7 +384,7 @@ def _raw(text: str) -> str:
 
 
 _RAW_WORDS = tuple(_raw(w) for w in WORDS)
-_RAW_STEMS = tuple(_raw(w) for w in NAME_STEMS)
+_RAW_STEMS = tuple(_raw(NAME_STEMS[k % len(NAME_STEMS)]) for k in range(256))  # by 8-bit field
 _EDITED = _raw(' — édité ✨"')
 _SCHED_JSON = tuple(f',"scheduler":"{s}"' for s in SCHEDULERS)
 
@@ -594,80 +597,87 @@ class FastRenderer(Renderer):
         tag_json, edit_json, shapes = self._tag_json, self._edit_json, _SHAPES
         n_words = len(words)
         embedding_dim, embeddings = self.embedding_dim, self._embeddings
+        durations = self._durations
         out = []
         for (i, fix, parent_id, root_id, inference_id, s, hv, fl, shp, kc, proj, priv, other_org,
              par, inf, mdl, auth, coll, tags, oi, ver, exp) in rows:  # fmt: skip
-            asset_id, thumb_id = fix[:22], fix[70:92]
             (_, _, size, desc, nsfw, nsfw_val, status, named, stem, orig_id, dur,
              edit_mask, fps, thumbed, hidden, orig_url, caption, emb) = fl  # fmt: skip
             head, props, meta, flavour, upscale = shapes[shp]
             size += 40_000
             owner = teams[proj] if other_org else owners[proj]
-            tail = f"{owner}/asset_{asset_id}?Expires={exp}&Signature={fix[92:135]}" \
+            tail = f"{owner}/asset_{fix[:22]}?Expires={exp}&Signature={fix[92:135]}" \
                    f"&Key-Pair-Id={KEY_PAIR_ID}"  # fmt: skip
-            if flavour == 2:
-                props = f"{props}{self._duration(dur)},\"frameRate\":{30 if fps else 24}}}"
-            elif flavour == 3:
-                props = f',"duration":{self._duration(dur)}{props}'
+            if flavour >= 2:
+                duration = durations.get(dur) or self._duration(dur)
+                if flavour == 2:
+                    props = f"{props}{duration},\"frameRate\":{30 if fps else 24}}}"
+                else:
+                    props = f',"duration":{duration}{props}'
+            tags_text = tag_json.get(tags)
+            if tags_text is None:
+                tags_text = tag_json[tags] = _raw(_js(list(_bits(TAGS, tags))))
+            collection = f'["{collection_ids[coll]}"]' if coll >= 0 else "[]"
+            # The object is written in order as pieces, joined once (no growing strings).
+            p = [
+                f'{{"id":"asset_{fix[:22]}","url":"{url_head}{tail}",{head},"ownerId":"{owner}"'
+                f',"authorId":"{author_ids[auth]}","createdAt":"{fix[22:46]}","updatedAt":"'
+                f'{fix[46:70]}{_PRIV_JSON[priv]}{tags_text},"collectionIds":{collection}'
+                f'{_STATUS_JSON[status]}{edit_json[kc][edit_mask]}'
+                f',"properties":{{"size":{size}{props},"metadata":{meta}'
+            ]
             if named:
                 suffix = f" v{ver + 1}" if ver else ""
-                meta += f',"name":"{_RAW_STEMS[stem % 10]}_{i % 10000:04d}{suffix}"'
-            meta += f',"size":{size}'
+                p.append(f',"name":"{_RAW_STEMS[stem]}_{i % 10000:04d}{suffix}","size":{size}')
+            else:
+                p.append(f',"size":{size}')
             if par >= 0:
-                meta += f',"parentId":"asset_{parent_id}","rootParentId":"asset_{root_id}"'
+                p.append(f',"parentId":"asset_{parent_id}","rootParentId":"asset_{root_id}"')
                 if orig_id and upscale:
-                    meta += f',"originalAssetId":"asset_{root_id}"'
+                    p.append(f',"originalAssetId":"asset_{root_id}"')
                 if inf < 0:
-                    meta += f',"parentJobId":"job_{thumb_id}"'
+                    p.append(f',"parentJobId":"job_{fix[70:92]}"')
             if inf >= 0:
                 prompt, negative, seed = next(prompt_iter)
                 model = model_ids[mdl] if mdl >= 0 else "flux.1-dev"
                 seed_text = f'"{seed}"' if seed & 1 else seed
-                meta += (
+                p.append(
                     f',"inferenceId":"inf_{inference_id}","modelId":"{model}","prompt":"{prompt}"'
                     f'{_NEG_JSON[negative]},"seed":{seed_text},"outputIndex":{oi}'
                     f',"numInferenceSteps":{20 + seed % 30},"guidance":'
                     f'{_GUIDANCE[(seed >> 5) % 8]}{_SCHED_JSON[seed % 3]}'
                 )
-            tags_text = tag_json.get(tags)
-            if tags_text is None:
-                tags_text = tag_json[tags] = _raw(_js(list(_bits(TAGS, tags))))
-            rest = ""
-            if desc == 0 or ver:
-                rest = f',"description":"Asset {i} revision {ver}' + (
-                    _EDITED if ver else '"')  # fmt: skip
-            if nsfw:
-                rest += ',"nsfw":[]' if nsfw_val else ',"nsfw":["suggestive"]'
+            thumb = ""
             if thumbed == 0 or flavour == 2 or kc == _KC_3D:
+                thumb_id = fix[70:92]
                 thumb_tail = f"{CDN}/thumbs/{owner}/asset_{thumb_id}?Expires={exp}&Signature=" \
                              f"{fix[135:]}\"}}"  # fmt: skip
-                thumb = f'{{"assetId":"asset_{thumb_id}","url":"{thumb_tail}'
-                rest += f',"thumbnail":{thumb}'
-                meta += f',"thumbnail":{thumb}'
+                thumb = f',"thumbnail":{{"assetId":"asset_{thumb_id}","url":"{thumb_tail}'
+                p.append(thumb)
+            p.append("}")  # end of metadata
+            if desc == 0 or ver:
+                p.append(f',"description":"Asset {i} revision {ver}{_EDITED if ver else chr(34)}')
+            if nsfw:
+                p.append(',"nsfw":[]' if nsfw_val else ',"nsfw":["suggestive"]')
+            if thumb:
+                p.append(thumb)
                 if flavour == 2:
-                    rest += f',"firstFrame":{thumb},"lastFrame":{{"assetId":"asset_' \
-                            f'{thumb_id[:-1]}L","url":"{thumb_tail}'  # fmt: skip
+                    p.append(f',"firstFrame"{thumb[12:]},"lastFrame":{{"assetId":"asset_'
+                             f'{thumb_id[:-1]}L","url":"{thumb_tail}')  # fmt: skip
                 elif kc == _KC_3D:
-                    rest += f',"preview":{thumb}'
+                    p.append(f',"preview"{thumb[12:]}')
             if hidden == 0:
-                rest += ',"isHidden":true' if hv & 1 else ',"isHidden":false'
+                p.append(',"isHidden":true' if hv & 1 else ',"isHidden":false')
             if orig_url:
-                rest += f',"originalFileUrl":"{CDN}/assets/{tail}"'
+                p.append(f',"originalFileUrl":"{CDN}/assets/{tail}"')
             if inf >= 0:
-                rest += f',"outputIndex":{oi}'
+                p.append(f',"outputIndex":{oi}')
             if caption == 0:
-                rest += f',"automaticCaptioning":"{words[hv % n_words]} ' \
-                        f'{words[(hv >> 8) % n_words]}"'  # fmt: skip
+                p.append(f',"automaticCaptioning":"{words[hv % n_words]} '
+                         f'{words[(hv >> 8) % n_words]}"')  # fmt: skip
             if emb == 0 and embedding_dim:
-                rest += embeddings.get(i) or self._embedding(s)
-            collection = f'["{collection_ids[coll]}"]' if coll >= 0 else "[]"
-            out.append(
-                f'{{"id":"asset_{asset_id}","url":"{url_head}{tail}",{head},"ownerId":"{owner}"'
-                f',"authorId":"{author_ids[auth]}","createdAt":"{fix[22:46]}","updatedAt":"{fix[46:70]}'
-                f'{_PRIV_JSON[priv]}{tags_text},"collectionIds":{collection}'
-                f'{_STATUS_JSON[min(status % 100, 4)]}{edit_json[kc][edit_mask]}'
-                f',"properties":{{"size":{size}{props},"metadata":{meta}}}{rest}}}'
-                .encode("latin-1")
-            )
+                p.append(embeddings.get(i) or self._embedding(s))
+            p.append("}")
+            out.append("".join(p).encode("latin-1"))
         return out
 
