@@ -210,7 +210,9 @@ def normalize(
     """(assets, rejects) for one page. `project_id`: the stream's project, else from ownerId."""
     try:
         return _normalize(records, project_id, strict=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # OverflowError: an integer beyond int64 (orjson parses up to 2**64 - 1), which
+        # pa.array reports as a Python error rather than an Arrow one.
         return _normalize(records, project_id, strict=True)
 
 
