@@ -62,8 +62,7 @@ def scan_warehouse(path: Path) -> int:
             for needle in NEEDLES:
                 # Identifiers come from DuckDB's own catalog, quoted; the needle is bound.
                 sql = (
-                    f'SELECT count(*) FROM "{table}"'
-                    f' WHERE contains(CAST("{column}" AS VARCHAR), ?)'
+                    f'SELECT count(*) FROM "{table}" WHERE contains(CAST("{column}" AS VARCHAR), ?)'
                 )
                 hit = con.execute(sql, [needle]).fetchone()
                 assert hit == (0,), f"credential in {table}.{column}"
