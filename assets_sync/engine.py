@@ -236,7 +236,11 @@ class _Run:
             lo = cfg.start_ms - 1
         else:
             first = earliest(self.client.list_page, BY_UPDATED, self.params)
-            lo = hi - 1 if first is None else min(first - 1, hi - 1)
+            if first is None:
+                # An empty answer (an empty stream, or a transient empty page) proves nothing
+                # about history: moving a first watermark to now would skip all of it for good.
+                return Window(hi - 1, hi), watermark
+            lo = min(first - 1, hi - 1)
         target = Window(lo, max(lo, hi))
         return target, watermark if watermark is not None else lo
 

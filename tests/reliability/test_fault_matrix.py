@@ -359,3 +359,16 @@ def test_fails_cleanly_and_changes_nothing(
     with client_for(emu) as client, open_warehouse(path) as wh:
         run_sync(client, wh, STREAM, CONFIG)
     assert_equals_source(path, emu.truth())
+
+
+def test_an_empty_first_answer_does_not_skip_history(emu: Emulator, tmp_path: Path) -> None:
+    """The first request of a first sync answers `{"assets": []}` (a transient empty page):
+    the watermark must not jump to now, or the next runs would never read the history."""
+    path = tmp_path / "wh.duckdb"
+    empty = FaultTransport(lambda n, r: json_answer(200, {"assets": []}) if n == 1 else None)
+    with client_for(emu, empty) as client, open_warehouse(path) as wh:
+        run_sync(client, wh, STREAM, CONFIG)
+        assert wh.stream_state(STREAM).watermark_ms is None
+    with client_for(emu) as client, open_warehouse(path) as wh:
+        run_sync(client, wh, STREAM, CONFIG)
+    assert_equals_source(path, emu.truth())
