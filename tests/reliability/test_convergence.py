@@ -79,8 +79,8 @@ def assert_converged(emu: Emulator, path: Path, ever: set[str]) -> None:
     assert deleted == ever - {a["id"] for a in truth}
 
 
-def story(path: Path, assets: int, token_mode: TokenMode, rounds: int) -> None:
-    mwp = MutateWhilePaging(every_n_requests=1, updates=1, deletes=1, max_mutations=80, seed=4)
+def story(path: Path, assets: int, token_mode: TokenMode, rounds: int, budget: int) -> None:
+    mwp = MutateWhilePaging(every_n_requests=1, updates=1, deletes=1, max_mutations=budget, seed=4)
     config = EmulatorConfig(assets=assets, seed=71, token_mode=token_mode, api_key=KEY,
                             api_secret=SECRET, mutate_while_paging=mwp)  # fmt: skip
     with Emulator(config) as emu:
@@ -99,7 +99,7 @@ def story(path: Path, assets: int, token_mode: TokenMode, rounds: int) -> None:
             hidden = set(live[100 + n * 37 :][:30])
             emu.set_mutate_while_paging(
                 MutateWhilePaging(
-                    every_n_requests=2, updates=1, deletes=1, max_mutations=20, seed=n
+                    every_n_requests=2, updates=1, deletes=1, max_mutations=budget // 4, seed=n
                 )
             )
             ever |= set(emu.add(n=12, parent_id=live[5 + n]))
@@ -123,10 +123,10 @@ def story(path: Path, assets: int, token_mode: TokenMode, rounds: int) -> None:
 
 @pytest.mark.smoke
 def test_converges_under_change_offset_tokens(tmp_path: Path) -> None:
-    story(tmp_path / "wh.duckdb", assets=2_000, token_mode="offset", rounds=2)
+    story(tmp_path / "wh.duckdb", assets=1_500, token_mode="offset", rounds=1, budget=24)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("token_mode", ["offset", "keyset"])
 def test_converges_under_change_long(tmp_path: Path, token_mode: TokenMode) -> None:
-    story(tmp_path / "wh.duckdb", assets=20_000, token_mode=token_mode, rounds=6)
+    story(tmp_path / "wh.duckdb", assets=20_000, token_mode=token_mode, rounds=6, budget=80)

@@ -281,6 +281,19 @@ FAILS = [
 
 #: Figures for the README: how many fault cases the matrix tries.
 CASES = len(RECOVERS) + len(FAILS)
+#: The default suite runs one case of each kind; the slow suite runs them all.
+SLOW_ONLY = {
+    "429 no hint at all", "429 emulator random", "429 Retry-After HTTP date", "502", "504",
+    "5xx emulator random", "all faults mixed", "429 forever", "dropped connection forever",
+    "truncated JSON forever", "invalid JSON forever", "HTML error page forever",
+}  # fmt: skip
+
+
+def matrix(cases: list[Case]) -> list[Any]:
+    return [
+        pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name in SLOW_ONLY else [])
+        for c in cases
+    ]
 
 
 def _sync(emu: Emulator, case: Case, path: Path, port: int) -> Any:
@@ -295,7 +308,7 @@ def _sync(emu: Emulator, case: Case, path: Path, port: int) -> Any:
         emu.set_faults(Faults())
 
 
-@pytest.mark.parametrize("case", RECOVERS, ids=[c.name for c in RECOVERS])
+@pytest.mark.parametrize("case", matrix(RECOVERS))
 def test_recovers_to_the_source(emu: Emulator, case: Case, tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
     emu.update(n=5)
@@ -312,7 +325,7 @@ def test_recovers_to_the_source(emu: Emulator, case: Case, tmp_path: Path) -> No
     assert_equals_source(path, emu.truth())
 
 
-@pytest.mark.parametrize("case", FAILS, ids=[c.name for c in FAILS])
+@pytest.mark.parametrize("case", matrix(FAILS))
 def test_fails_cleanly_and_changes_nothing(
     emu: Emulator, baseline: Path, case: Case, tmp_path: Path
 ) -> None:

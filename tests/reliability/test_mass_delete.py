@@ -66,7 +66,7 @@ def live_count(path: Path) -> int:
     return int(row[0]) if row else 0
 
 
-@pytest.mark.parametrize("share", [0.0, 0.1, 0.4])
+@pytest.mark.parametrize("share", [0.0, 0.4])
 def test_complete_but_nearly_empty_listing_is_refused(
     synced: tuple[Emulator, Path], share: float
 ) -> None:

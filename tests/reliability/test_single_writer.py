@@ -7,12 +7,15 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from assets_sync.emulator import Emulator, EmulatorConfig, Faults
 
 from .support import KEY, SECRET, assert_equals_source
 from .test_crash_resume import ROOT, cli_env, sync_cmd
 
 
+@pytest.mark.smoke
 def test_two_syncs_at_once_one_runs_the_other_is_refused(tmp_path: Path) -> None:
     config = EmulatorConfig(
         assets=1_500, seed=61, api_key=KEY, api_secret=SECRET, faults=Faults(latency_ms=15)
