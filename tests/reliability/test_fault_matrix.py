@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,10 @@ def server_error(status: int) -> Callable[[], httpx.Response]:
     return lambda: json_answer(status, {"reason": "upstream failure", "traceId": f"t-{status}"})
 
 
+def failing_with(status: int, port: int) -> Rule:
+    return every_other(server_error(status))
+
+
 def hangs(port: int, budget: int = 2) -> Rule:
     """Requests 2, 4.. (up to `budget`) go to a server that never answers: a real read timeout."""
     spent = {"n": 0}
@@ -196,7 +201,7 @@ RECOVERS = [
         retry=PATIENT,
         max_rate=100,
     ),
-    *(Case(f"{s}", rule=lambda p, s=s: every_other(server_error(s))) for s in (500, 502, 503, 504)),
+    *(Case(f"{s}", rule=partial(failing_with, s)) for s in (500, 502, 503, 504)),
     Case("5xx emulator random", Faults(error_5xx_rate=0.5, max_faults=6, seed=2)),
     Case("read timeout (hung upstream)", rule=lambda p: hangs(p), read_timeout_s=0.3),
     Case("dropped connection", Faults(drop_connection_rate=0.5, max_faults=4, seed=3)),
