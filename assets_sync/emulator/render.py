@@ -481,7 +481,31 @@ def _expires(created: npt.NDArray[np.int64],
     width (never for dates from 2001 to 2286): `page_json` then renders the slow way."""
     expires = created // 1000 + 2_592_000 * (1 + version.astype(np.int64))
     expires[(expires < 10**9) | (expires >= 10**10)] = 0
-    return expires.astype("S10").view(np.uint8).reshape(len(created), 10)
+    return _digits(expires, 10)
+
+
+def _digits(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint8]:
+    """Zero-padded decimal ASCII of non-negative values below 10**width (width even)."""
+    out = np.empty((len(values), width), dtype=np.uint8)
+    v = values.copy()
+    for col in range(width - 2, -1, -2):
+        out[:, col : col + 2] = _D2[v % 100]
+        v //= 100
+    return out
+
+
+def _decimal(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint8]:
+    """Decimal ASCII of positive values below 10**width, left-aligned and NUL-padded (how
+    `_rows` wants a variable-width number)."""
+    padded = _digits(values, width + width % 2)[:, width % 2 :]
+    out = np.zeros_like(padded)
+    n_digits = np.ones(len(values), dtype=np.int64)
+    for d in range(1, width):
+        n_digits += values >= 10**d
+    for d in np.unique(n_digits).tolist():
+        rows = n_digits == d
+        out[rows, :d] = padded[rows, width - d :]
+    return out
 
 
 def _small_ids(codec: Codec, index: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
@@ -570,8 +594,7 @@ class FastRenderer(Renderer):
                 part[:, 172:194] = _small_ids(self.codecs.author, cols.author[lo:hi])
                 part[:, 194:204] = _expires(cols.created[lo:hi], cols.version[lo:hi])
                 size = (cols.salt[lo:hi] >> np.uint64(8)) & np.uint64(0x3FFFFF)  # as in `page`
-                size += np.uint64(40_000)
-                part[:, 204:211] = size.astype("S7").view(np.uint8).reshape(hi - lo, 7)
+                part[:, 204:211] = _decimal(size.astype(np.int64) + 40_000, 7)
             self._row_digits = np.concatenate([self._row_digits, more])
             if self.embedding_dim:  # ~1.6 % of rows, ~40 µs each: the costliest field
                 salt = cols.salt[have:n]

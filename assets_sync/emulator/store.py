@@ -107,15 +107,20 @@ class Store:
             out: list[bytes | None] = list(map(cache.get, rows_list))
             if None not in out:
                 return out  # type: ignore[return-value]
-            missing = [j for j, data in enumerate(out) if data is None]
-            fresh = self.renderer.page_json(self.cols, ix[missing], original)
-            added = 0
-            for j, data in zip(missing, fresh, strict=True):
-                out[j] = data
+            if out.count(None) == len(out):  # a cold page: no bookkeeping per asset
+                fresh = self.renderer.page_json(self.cols, ix, original)
                 if self._json_cap:
-                    cache[rows_list[j]] = data
-                    added += len(data)
-            self._json_bytes += added
+                    cache.update(zip(rows_list, fresh, strict=True))
+                    self._json_bytes += sum(map(len, fresh))
+                out = fresh  # type: ignore[assignment]
+            else:
+                missing = [j for j, data in enumerate(out) if data is None]
+                fresh = self.renderer.page_json(self.cols, ix[missing], original)
+                for j, data in zip(missing, fresh, strict=True):
+                    out[j] = data
+                    if self._json_cap:
+                        cache[rows_list[j]] = data
+                        self._json_bytes += len(data)
             if self._json_bytes > self._json_cap:
                 self._evict()
             return out  # type: ignore[return-value]
