@@ -210,5 +210,6 @@ def test_bad_records_are_rejected_good_ones_load(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_bad_records_many(tmp_path: Path) -> None:
-    run_fuzz(tmp_path, examples=600)
+    run_fuzz(tmp_path, examples=400)

@@ -127,6 +127,7 @@ def test_converges_under_change_offset_tokens(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("token_mode", ["offset", "keyset"])
 def test_converges_under_change_long(tmp_path: Path, token_mode: TokenMode) -> None:
     story(tmp_path / "wh.duckdb", assets=20_000, token_mode=token_mode, rounds=6, budget=80)
