@@ -454,15 +454,30 @@ def _rows(table: npt.NDArray[np.uint8]) -> list[bytes]:
     return table.view(f"S{table.shape[1]}").ravel().tolist()  # type: ignore[no-any-return]
 
 
+_TEMPLATES: dict[tuple[bytes | int, ...], npt.NDArray[np.uint8]] = {}
+
+
 def _layout(n: int, parts: list[bytes | npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
-    """The parts side by side (constants, or (n, width) ASCII tables), one row each."""
-    widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in parts]
-    out = np.empty((n, sum(widths)), dtype=np.uint8)
+    """The parts side by side (constants, or (n, width) ASCII tables), one row each.
+
+    The constants are written once into a template row (memoized by layout), which is
+    broadcast to the `n` rows in one copy; only the tables are then assigned.
+    """
+    key = tuple(p if isinstance(p, bytes) else p.shape[1] for p in parts)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = np.frombuffer(
+            b"".join(p if isinstance(p, bytes) else b"\0" * p for p in key), np.uint8
+        )[None, :]
+        _TEMPLATES[key] = template
+    out = np.repeat(template, n, axis=0)
     pos = 0
-    for part, width in zip(parts, widths, strict=True):
-        out[:, pos : pos + width] = np.frombuffer(part, np.uint8) if isinstance(
-            part, bytes) else part  # fmt: skip
-        pos += width
+    for part, width in zip(parts, key, strict=True):
+        if isinstance(width, bytes):
+            pos += len(width)
+        else:
+            out[:, pos : pos + width] = part
+            pos += width
     return out
 
 
