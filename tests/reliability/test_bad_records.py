@@ -206,7 +206,7 @@ def run_fuzz(tmp_path: Path, examples: int) -> None:
 
 
 def test_bad_records_are_rejected_good_ones_load(tmp_path: Path) -> None:
-    run_fuzz(tmp_path, examples=25)
+    run_fuzz(tmp_path, examples=15)
 
 
 @pytest.mark.slow

@@ -197,7 +197,7 @@ RECOVERS = [
     Case("429 emulator random", Faults(random_429_rate=0.5, max_faults=6, seed=1)),
     Case(
         "sustained rate limit (token bucket)",
-        Faults(rate_limit_rps=10, rate_limit_burst=2),
+        Faults(rate_limit_rps=20, rate_limit_burst=2),
         retry=PATIENT,
         max_rate=100,
     ),
@@ -288,7 +288,8 @@ FAILS = [
 CASES = len(RECOVERS) + len(FAILS)
 #: The default suite runs one case of each kind; the slow suite runs them all.
 SLOW_ONLY = {
-    "429 no hint at all", "429 emulator random", "429 Retry-After HTTP date", "502", "504",
+    "429 Retry-After 1", "500", "429 no hint at all", "429 emulator random",
+    "429 Retry-After HTTP date", "502", "504",
     "5xx emulator random", "all faults mixed", "429 forever", "dropped connection forever",
     "truncated JSON forever", "invalid JSON forever", "HTML error page forever",
 }  # fmt: skip
