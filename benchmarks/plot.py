@@ -84,7 +84,8 @@ def plot_png(results: list[dict[str, Any]], out: Path) -> Path:
                 ax.text(i, v, f"{v:.0f}", ha="center", va="bottom", fontsize=8)
             ax.axhline(300, color="black", lw=0.8, ls="--", label="target 300 MB")
             ax.set_xticks(list(range(len(names))), names, rotation=20)
-            ax.set_ylabel("peak RSS, MB")
+            ax.set_yscale("log")
+            ax.set_ylabel("peak RSS, MB (log)")
             ax.set_title(f"full load of {n:,} assets: peak RSS of the process")
             ax.legend(fontsize=8)
         elif what == "latency":
@@ -129,7 +130,13 @@ def plot_png(results: list[dict[str, Any]], out: Path) -> Path:
             ax.set_xscale("log")
             ax.set_xlabel("assets")
             ax.set_ylabel("peak RSS, MB")
-            ax.set_title("peak RSS vs number of assets")
+            loads = ", ".join(
+                f"{r['compare']['assets']:,}: load "
+                f"{r['compare']['machine_before']['load_avg_1_5_15'][0]:.1f}"
+                for r in results
+                if r.get("compare")
+            )
+            ax.set_title(f"peak RSS vs number of assets (separate runs; {loads})", fontsize=9)
             ax.legend(fontsize=8)
     for ax in flat[len(panels) :]:
         ax.axis("off")
