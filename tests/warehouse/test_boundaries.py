@@ -1,5 +1,6 @@
 """The storage side stays on its side: no httpx, no Dagster, no pipelines, and from
-assets_sync only the record schema and the Sink seam (DESIGN.md, "Layout")."""
+assets_sync only the record schema and the Sink seam (DESIGN.md, "Layout"), with the seam's
+one error module (a sink raises `MassDeletionError`; `assets_sync.errors` imports nothing)."""
 
 from __future__ import annotations
 
@@ -22,4 +23,9 @@ def test_warehouse_imports_only_the_schema_and_the_seam() -> None:
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout
-    assert json.loads(out) == ["assets_sync", "assets_sync.schema", "assets_sync.sink"]
+    assert json.loads(out) == [
+        "assets_sync",
+        "assets_sync.errors",
+        "assets_sync.schema",
+        "assets_sync.sink",
+    ]
