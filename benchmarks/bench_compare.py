@@ -344,13 +344,14 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                           f"({who})", "measured": f"{v['requests']} requests for {v['changed']} "
                           f"changed (limit {limit})", "holds": v["requests"] <= limit})  # fmt: skip
             full = rows.get(who) or {}
+            share: float | None
             if who.startswith("engine"):
-                share = _ratio(row["work_s"], full.get("work_s"))
+                share = row["work_s"] / full["work_s"] if full.get("work_s") else None
                 how = "engine work time"
             else:
                 noop = rows.get("cli-noop") or {}
                 extra = row["wall_s"] - noop.get("wall_s", 0.0)
-                share = _ratio(extra, full.get("wall_s"))
+                share = extra / full["wall_s"] if full.get("wall_s") else None
                 how = "CLI wall minus no-op CLI wall"
             t.append({"target": f"5. 1% changed: time beyond start-up <= 3% of full ({who})",
                       "measured": f"{share if share is None else round(share * 100, 1)}% ({how})",
