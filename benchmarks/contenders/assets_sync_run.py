@@ -9,6 +9,7 @@ engine once:
         [--slices 8] [--concurrency 4] [--settle-lag-seconds 0] [--lookback-minutes 15]
         [--max-rate R]    # client limiter's max_rate (default: the client's own default)
         [--cprofile OUT]  # cProfile of every thread (fetchers + writer) -> OUT (pstats)
+        [--duckdb-memory] # add DuckDB's duckdb_memory() by tag at the end of the run
 
 URL and credentials from SCENARIO_API_URL / SCENARIO_API_KEY / SCENARIO_API_SECRET. Prints one
 JSON line: work_s (the engine call alone), import_s, the run's counts and client stats.
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--lookback-minutes", type=float, default=15.0)
     parser.add_argument("--max-rate", type=float, default=None)
     parser.add_argument("--cprofile", default=None)
+    parser.add_argument("--duckdb-memory", action="store_true", help="report duckdb_memory()")
     args = parser.parse_args()
     config = SyncConfig(
         lookback_ms=round(args.lookback_minutes * 60_000),
@@ -96,6 +98,13 @@ def main() -> None:
             )
         t_done = time.perf_counter()
         out["client"] = asdict(client.stats)
+        if args.duckdb_memory:  # where DuckDB's memory is at the end of the run, by tag
+            rows = wh.connection.execute(
+                "SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0"
+            ).fetchall()
+            out["duckdb_memory_mb"] = {t: round(b / 2**20, 1) for t, b in rows}
+            limit = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()
+            out["duckdb_memory_limit"] = limit[0] if limit else None
     t_closed = time.perf_counter()
     if args.cprofile:
         for prof in profiles:
