@@ -21,6 +21,7 @@ import numpy.typing as npt
 import orjson
 
 from .config import EmulatorConfig
+from .fast_render import FastRenderer
 from .filters import Filter
 from .generator import (
     AUTHORS_PER_PROJECT,
@@ -31,7 +32,7 @@ from .generator import (
     child_types,
     generate,
 )
-from .render import Codecs, FastRenderer
+from .render import Codecs
 from .views import View
 from .vocab import ROOT_TYPES, TAGS
 
