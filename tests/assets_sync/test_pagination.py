@@ -218,3 +218,197 @@ def test_a_page_without_any_parseable_timestamp_cannot_be_sought_past() -> None:
 
     with pytest.raises(UnseekablePageError):
         list(paginate(fetch, WINDOW, page_size=3))
+
+
+# -- the cursor rule: a seek starts exactly at the committed cursor; a settled tie group at L
+#    moves it to L, so the next seek asks strictly after L and the group is never re-read.
+
+WIDE = Window(0, 50)  # assets stay below 41, so a tie request's `before` (L + 1) is never hi
+
+
+def offset_mutator(mutations: list[Any], touched: set[str]) -> Any:
+    """`on_request` that applies mutation n before request n (updates move forward only)."""
+
+    def mutate(api: FakeApi, n: int) -> None:
+        if n - 1 >= len(mutations) or mutations[n - 1] is None:
+            return
+        op = mutations[n - 1]
+        ids = sorted(api.assets)
+        if not ids:
+            return
+        victim = ids[op[1] % len(ids)]
+        touched.add(victim)
+        if op[0] == "delete":
+            api.delete(victim)
+        else:
+            old = parse_iso_ms(api.assets[victim]["updatedAt"])
+            api.touch(victim, max(old + 1, op[2] if op[2] < 40 else FUTURE))
+
+    return mutate
+
+
+def split_requests(api: FakeApi, window: Window) -> list[tuple[int, str, int, int]]:
+    """(request number, "seek" or "tie", after, before) of every request, in order."""
+    out = []
+    for n, r in enumerate(api.requests, start=1):
+        after, before = parse_iso_ms(r["updatedAfter"]), parse_iso_ms(r["updatedBefore"])
+        kind = "seek" if before == window.hi_ms and "paginationToken" not in r else "tie"
+        if kind == "tie":
+            assert before - after == 2, r  # a tie request lists exactly one millisecond
+        out.append((n, kind, after, before))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
+    page_size=st.integers(1, 7),
+    mutations=st.lists(mutation, max_size=40),
+)
+def test_seeks_start_at_the_committed_cursor_and_never_reenter_a_settled_group(
+    stamps: list[int], page_size: int, mutations: list[Any]
+) -> None:
+    assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
+    touched: set[str] = set()
+    api = FakeApi(assets, on_request=offset_mutator(mutations, touched))
+    yielded: list[tuple[int, int]] = []  # (requests made when the step came, its cursor)
+    seen: set[str] = set()
+    with client_for(api) as client:
+        for step in paginate(
+            client.list_page, WIDE, page_size=page_size, max_tie_passes=50, sleep=no_sleep
+        ):
+            yielded.append((len(api.requests), step.cursor_ms))
+            seen.update(r["id"] for r in step.records)
+            for a in assets:  # commit safety, as above, on the wider window
+                if a["id"] not in touched and parse_iso_ms(a["updatedAt"]) <= step.cursor_ms:
+                    assert a["id"] in seen
+    settled: list[int] = []  # stamps of tie groups whose passes are over
+    for n, kind, after, _ in split_requests(api, WIDE):
+        if kind == "tie":
+            settled.append(after + 1)
+            continue
+        committed = max((c for k, c in yielded if k < n), default=WIDE.lo_ms)
+        assert after == committed, (n, after, committed)  # the cursor IS the next request
+        assert all(after >= stamp for stamp in settled), (after, settled)  # strictly after L
+    for a in assets:
+        if a["id"] not in touched:
+            assert a["id"] in seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(stamps=st.lists(st.integers(1, 39), min_size=0, max_size=80), page_size=st.integers(1, 7))
+def test_without_mutations_each_asset_arrives_once_and_a_tie_group_costs_two_passes(
+    stamps: list[int], page_size: int
+) -> None:
+    """The request cost of the scheme, exactly: a group of N at L gets 2 passes of
+    ceil(N / page) requests, or 1 pass when it fits one request (N == page); nothing arrives
+    twice (seek overlap and the tie group's re-reads are dropped by id)."""
+    assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        got = [
+            r["id"]
+            for s in paginate(client.list_page, WIDE, page_size=page_size, sleep=no_sleep)
+            for r in s.records
+        ]
+    assert sorted(got) == sorted(a["id"] for a in assets)
+    tie_requests: dict[int, int] = {}
+    for _, kind, after, _ in split_requests(api, WIDE):
+        if kind == "tie":
+            tie_requests[after + 1] = tie_requests.get(after + 1, 0) + 1
+    for stamp, n in tie_requests.items():
+        size = stamps.count(stamp)
+        assert size >= page_size  # only a full page of one stamp starts a group
+        per_pass = -(-size // page_size)
+        assert n == (1 if per_pass == 1 else 2 * per_pass), (stamp, size, n)
+
+
+def test_bulk_edit_request_count_and_shapes() -> None:
+    """Spread assets, then a bulk edit of 10 at one ms (page 4), then 2 later ones:
+    9 requests, and the seek after the group asks strictly after it."""
+    assets = [make_asset(i, 1 + i) for i in range(3)]  # 1, 2, 3
+    assets += [make_asset(10 + i, 5) for i in range(10)]  # the bulk edit at 5
+    assets += [make_asset(30 + i, 7) for i in range(2)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        steps = list(paginate(client.list_page, WIDE, page_size=4))
+    shapes = [(kind, after) for _, kind, after, _ in split_requests(api, WIDE)]
+    assert shapes == [
+        ("seek", 0),  # 1, 2, 3, 5: cursor 4
+        ("seek", 4),  # a full page at 5: the tie group
+        *[("tie", 4)] * 6,  # two passes of 3 requests (4 + 4 + 2)
+        ("seek", 5),  # strictly after the settled group: it is not read again
+    ]
+    assert sorted(r["id"] for s in steps for r in s.records) == sorted(a["id"] for a in assets)
+    cursors = [s.cursor_ms for s in steps]
+    assert cursors[cursors.index(5) - 1] == 4  # held before the group until its passes settled
+    assert steps[-1].done and cursors[-1] == WIDE.hi_ms - 1
+
+
+def test_a_tie_pass_of_one_request_settles_alone() -> None:
+    """A group of exactly one page: its one exact request followed no token, so it cannot have
+    skipped; no second pass."""
+    assets = [make_asset(i, 5) for i in range(4)] + [make_asset(9, 7)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        got = {r["id"] for s in paginate(client.list_page, WIDE, page_size=4) for r in s.records}
+    assert got == {a["id"] for a in assets}
+    shapes = [(kind, after) for _, kind, after, _ in split_requests(api, WIDE)]
+    assert shapes == [("seek", 0), ("tie", 4), ("seek", 5)]
+
+
+def test_a_one_request_pass_after_the_group_shrank_is_still_complete() -> None:
+    """Pass 1 (2 requests) loses asset 0 to an update and skips asset 4; pass 2 is one request
+    (the group shrank to a page): it settles and holds asset 4."""
+    assets = [make_asset(i, 5) for i in range(5)] + [make_asset(9, 7)]
+
+    def mutate(api: FakeApi, n: int) -> None:
+        if n == 3:  # before the second request of pass 1
+            api.touch("asset_00000000", FUTURE)
+
+    api = FakeApi(assets, on_request=mutate)
+    with client_for(api) as client:
+        got = {r["id"] for s in paginate(client.list_page, WIDE, page_size=4) for r in s.records}
+    assert {f"asset_{i:08d}" for i in range(1, 5)} | {"asset_00000009"} <= got
+    kinds = [kind for _, kind, _, _ in split_requests(api, WIDE)]
+    assert kinds == ["seek", "tie", "tie", "tie", "seek"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    group=st.integers(2, 20),
+    others=st.lists(st.integers(1, 39), max_size=15),
+    page_size=st.integers(1, 5),
+    removals=st.lists(st.one_of(st.none(), st.booleans()), max_size=30),
+)
+def test_removals_inside_a_tie_group_never_lose_an_asset(
+    group: int, others: list[int], page_size: int, removals: list[bool | None]
+) -> None:
+    """Mutations aimed where offset tokens skip: request n removes (deletes, or updates out of
+    the window) the first remaining asset of the group at 10, which a pass already read."""
+    assets = [make_asset(i, 10) for i in range(group)]
+    assets += [make_asset(100 + i, ts) for i, ts in enumerate(others)]
+    touched: set[str] = set()
+
+    def remove(api: FakeApi, n: int) -> None:
+        if n - 1 >= len(removals) or removals[n - 1] is None:
+            return
+        at_10 = sorted(i for i, a in api.assets.items() if a["updatedAt"].endswith(".010Z"))
+        if at_10:
+            touched.add(at_10[0])
+            if removals[n - 1]:
+                api.delete(at_10[0])
+            else:
+                api.touch(at_10[0], FUTURE)
+
+    api = FakeApi(assets, on_request=remove)
+    seen: set[str] = set()
+    with client_for(api) as client:
+        for step in paginate(
+            client.list_page, WIDE, page_size=page_size, max_tie_passes=50, sleep=no_sleep
+        ):
+            seen.update(r["id"] for r in step.records)
+            for a in assets:
+                if a["id"] not in touched and parse_iso_ms(a["updatedAt"]) <= step.cursor_ms:
+                    assert a["id"] in seen, (a["id"], step.cursor_ms)
+    assert {a["id"] for a in assets} - touched <= seen
