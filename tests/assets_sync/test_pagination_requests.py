@@ -1,0 +1,92 @@
+"""What an incremental sync costs in requests, against the emulator over real HTTP.
+
+The story of issue 7 (target 5), small: after a full sync, spread changes (admin updates of 10
+assets, one ms each) and then one bulk edit of 1,000 assets sharing one `updatedAt` ms, a tie
+group ten pages long. The cost model of `assets_sync/pagination.py`, asserted request by
+request: the spread changes cost their pages plus the re-read of each page's last millisecond;
+the group costs the page that meets it and two passes of 10 requests (the second proves the
+first skipped nothing under offset tokens); the seek after it asks `updatedAfter = T`, strictly
+after the group, which is never read a third time. Every changed asset arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pytest
+
+from assets_sync.auth import BasicAuth, SecretStr
+from assets_sync.client import AssetsClient, Page, Params
+from assets_sync.config import ApiSettings
+from assets_sync.emulator import Emulator, EmulatorConfig, TokenMode
+from assets_sync.engine import SyncConfig, run_sync
+from assets_sync.memory_sink import MemorySink
+from assets_sync.ratelimit import NoLimit
+from assets_sync.retry import FAST_RETRY
+from assets_sync.sink import StreamKey
+from assets_sync.windows import parse_iso_ms
+
+KEY, SECRET = "req-key", "req-secret"
+STREAM = StreamKey(None)
+CONFIG = SyncConfig(settle_lag_ms=0)  # the default 15 min lookback: one slice, one stream
+BULK, SPREAD_CALLS, PER_CALL = 1_000, 25, 10
+
+
+class RecordingClient(AssetsClient):
+    """The real client, keeping the query of every page it fetched."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        super().__init__(settings, retry=FAST_RETRY, limiter=NoLimit())
+        self.queries: list[dict[str, str]] = []
+
+    def list_page(self, params: Mapping[str, str] | Params) -> Page:
+        self.queries.append(dict(params.items() if isinstance(params, Mapping) else params))
+        return super().list_page(params)
+
+
+@pytest.mark.parametrize("token_mode", ["offset", "keyset"])
+def test_bulk_edit_larger_than_a_page_plus_spread_changes(token_mode: TokenMode) -> None:
+    config = EmulatorConfig(
+        assets=2_000, seed=11, token_mode=token_mode, api_key=KEY, api_secret=SECRET
+    )
+    with Emulator(config) as emu:
+        settings = ApiSettings(
+            base_url=emu.base_url, credentials=BasicAuth(SecretStr(KEY), SecretStr(SECRET))
+        )
+        client = RecordingClient(settings)
+        with client:
+            sink = MemorySink()
+            run_sync(client, sink, STREAM, CONFIG)
+            spread = {i for _ in range(SPREAD_CALLS) for i in emu.update(n=PER_CALL)}
+            bulk = set(emu.update(n=BULK))
+            client.queries.clear()
+            report = run_sync(client, sink, STREAM, CONFIG)
+        truth = {a["id"]: a for a in emu.truth()}
+
+    stamps = {parse_iso_ms(truth[i]["updatedAt"]) for i in bulk}
+    assert len(stamps) == 1  # one bulk edit: one ms
+    (t,) = stamps
+    changed = bulk | spread
+    for i in changed:
+        assert sink.current[i] == parse_iso_ms(truth[i]["updatedAt"]), i
+
+    queries = client.queries
+    assert report.counts.requests == len(queries)
+    is_tie = [parse_iso_ms(q["updatedBefore"]) == t + 1 for q in queries]
+    tie = [q for q, x in zip(queries, is_tie, strict=True) if x]
+    seeks = [q for q, x in zip(queries, is_tie, strict=True) if not x]
+    assert all(parse_iso_ms(q["updatedAfter"]) == t - 1 for q in tie)
+    assert len(tie) == 2 * math.ceil(BULK / 100)  # two passes of the group, no more
+    # the seek after the group starts strictly after it, and nothing later goes back
+    last_tie = max(n for n, x in enumerate(is_tie) if x)
+    after_group = queries[last_tie + 1 :]
+    assert after_group and parse_iso_ms(after_group[0]["updatedAfter"]) == t
+    assert all(parse_iso_ms(q["updatedAfter"]) >= t for q in after_group)
+    assert all("paginationToken" not in q for q in seeks)
+    # seeks: the spread changes in pages of 100 (+1 for each page's re-read last ms, at most
+    # one page's worth here), the page that meets the group, the seek after it
+    still_spread = len(spread - bulk)
+    assert len(seeks) <= math.ceil(still_spread / 100) + 1 + 2
+    assert report.counts.requests <= math.ceil(still_spread / 100) + 3 + 2 * math.ceil(BULK / 100)
+    assert report.counts.tie_groups == 1
