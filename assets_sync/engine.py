@@ -6,9 +6,15 @@ Shape of a run:
 plan: ledger slices (resumed) + new slices for the gaps of the target window
   -> N fetch threads (bounded pool): paginate a slice, normalize each page in the thread
   -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
-  -> ONE writer (the calling thread): coalesces whatever is queued into one sink.write()
-     (one transaction: rows + versions + rejects + each slice's cursor), then moves the
-     watermark to the committed frontier and drops completed slices from the ledger
+  -> the calling thread drains the queue into a `WriteBuffer` (batching.py): pages are
+     buffered until `max_rows_per_write` rows (or `max_write_delay_s`, or the end), then
+     committed by ONE commit thread, one write in flight at a time, while the next buffer
+     fills. Each write is ONE sink.write() (one transaction: rows + versions + rejects +
+     each slice's cursor), then the watermark moves to the committed frontier and
+     completed slices leave the ledger
+
+Memory is bounded by `max_pages_in_flight` pages in the queue plus two write buffers
+(`max_rows_per_write` rows plus a page each), whatever the size of the team's history.
 ```
 
 Guarantees:
@@ -41,6 +47,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+from assets_sync.batching import WriteBuffer
 from assets_sync.client import AssetsClient, ClientStats
 from assets_sync.normalize import normalize
 from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
@@ -72,8 +79,9 @@ class SyncConfig:
     start_ms: int | None = None  # first sync: start here instead of the earliest asset
     min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice
     max_tie_passes: int = 10
-    max_pages_in_flight: int = 16  # bounded queue between fetchers and the writer
-    max_pages_per_write: int = 64  # coalescing limit of one transaction
+    max_pages_in_flight: int = 64  # bounded queue between fetchers and the writer
+    max_rows_per_write: int = 20_000  # the writer commits when its buffer reaches this
+    max_write_delay_s: float = 2.0  # ... or when its oldest buffered page waited this long
     #: reconcile: refuse to mark more than this share of a stream's live assets deleted in one
     #: call (an empty listing from credentials of the wrong scope); None or 1.0 = no limit.
     max_deleted_fraction: float | None = 0.5
@@ -81,8 +89,10 @@ class SyncConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 100:
             raise ValueError("page_size must be within 1..100 (the API's range)")
-        if self.concurrency < 1 or self.slices < 1 or self.max_pages_in_flight < 1:
+        if min(self.concurrency, self.slices, self.max_pages_in_flight) < 1:
             raise ValueError("concurrency, slices and max_pages_in_flight must be >= 1")
+        if self.max_rows_per_write < 1 or self.max_write_delay_s < 0:
+            raise ValueError("max_rows_per_write must be >= 1 and max_write_delay_s >= 0")
         if self.lookback_ms < 0 or self.settle_lag_ms < 0:
             raise ValueError("lookback_ms and settle_lag_ms must be >= 0")
         if self.max_deleted_fraction is not None and not 0 <= self.max_deleted_fraction <= 1:
@@ -328,31 +338,28 @@ class _Run:
     def _fetch_and_write(self, todo: list[SliceState]) -> None:
         cfg = self.config
         first_error: BaseException | None = None
+        writer = WriteBuffer(self._write, cfg.max_rows_per_write, cfg.max_write_delay_s)
         pool = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="assets-fetch")
         try:
             futures: list[Future[None]] = [pool.submit(self._fetch_slice, s) for s in todo]
             while True:
                 try:
-                    item = self.queue.get(timeout=0.1)
+                    item = self.queue.get(timeout=0.05)
                 except queue.Empty:
                     if all(f.done() for f in futures) and self.queue.empty():
                         break
+                    writer.poll()
                     continue
-                batch = [item]
-                while len(batch) < cfg.max_pages_per_write:
-                    try:
-                        batch.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
-                pages = [b for b in batch if isinstance(b, PageBatch)]
-                for failure in (b for b in batch if isinstance(b, _Failed)):
-                    self.stop.set()
-                    first_error = first_error or failure.error
-                if pages:
-                    self._write(pages)
+                if isinstance(item, _Failed):
+                    self.stop.set()  # fetchers stop at their next page; queued pages are kept
+                    first_error = first_error or item.error
+                else:
+                    writer.add(item)
+            writer.flush()
         finally:
             self.stop.set()  # no-op after success; otherwise fetchers stop at their next page
             pool.shutdown(wait=True, cancel_futures=True)
+            writer.close()
         if first_error is not None:
             raise first_error
 

@@ -136,7 +136,9 @@ def test_crash_mid_run_resumes_over_http() -> None:
 
     from assets_sync.sink import PageBatch
 
-    config = SyncConfig(settle_lag_ms=0, slices=4, concurrency=4, max_pages_in_flight=2)
+    config = SyncConfig(
+        settle_lag_ms=0, slices=4, concurrency=4, max_pages_in_flight=2, max_rows_per_write=300
+    )
     with Emulator(EmulatorConfig(assets=4_000, seed=5, api_key=KEY, api_secret=SECRET)) as emu:
         with client_for(emu) as client:
             sink = MemorySink()

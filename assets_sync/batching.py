@@ -1,0 +1,92 @@
+"""`WriteBuffer`: the writer side of the engine's pipeline, buffered and double-buffered.
+
+Pages arrive one at a time from the fetch threads. Committing each page alone wastes the
+warehouse (a DuckDB commit has a fixed cost, and its per-row cost halves from 1.6k-row to
+10k-row writes: benchmarks/RESULTS.md), so pages are buffered until one of:
+
+- the buffer holds `max_rows` rows (assets + rejects),
+- its oldest page has waited `max_delay_s` (bounds the work a crash can lose, and keeps
+  progress moving when pages trickle in),
+- the caller says the fetchers are done (`flush()`).
+
+A due buffer is handed to ONE commit thread, and the caller goes on filling the next buffer
+while it commits: the warehouse's native work (which releases the GIL) overlaps with fetching
+and normalizing. At most one write is in flight, and writes run in submission order, so the
+sink still sees a single writer and every slice's progress in order. Memory: at most two
+buffers (the one committing and the one filling), each `max_rows` rows plus one page.
+
+Errors: the first failure of a write is re-raised by the next `add()`/`poll()`/`flush()`
+call, and no later write is started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from assets_sync.sink import PageBatch
+
+Commit = Callable[[list[PageBatch]], None]
+
+
+class WriteBuffer:
+    """Collects pages and commits them in big batches, one batch in flight at a time."""
+
+    def __init__(self, commit: Commit, max_rows: int, max_delay_s: float) -> None:
+        self._commit = commit
+        self._max_rows = max_rows
+        self._max_delay_s = max_delay_s
+        self._pages: list[PageBatch] = []
+        self._rows = 0
+        self._oldest = 0.0  # monotonic arrival time of the first buffered page
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-write")
+        self._inflight: Future[None] | None = None
+
+    @property
+    def full(self) -> bool:
+        return self._rows >= self._max_rows
+
+    def add(self, page: PageBatch) -> None:
+        if not self._pages:
+            self._oldest = time.monotonic()
+        self._pages.append(page)
+        self._rows += page.assets.num_rows + page.rejects.num_rows
+        self.poll()
+
+    def poll(self) -> None:
+        """Collect a finished write (raising its error); start the next one if it is due."""
+        if self._inflight is not None and self._inflight.done():
+            self._collect()
+        if self._pages and self._inflight is None and self._due():
+            self._submit()
+        elif self.full and self._inflight is not None:
+            # Both buffers are full: wait for the write in flight (this is the backpressure
+            # that stops the fetchers, through the bounded queue in front of us).
+            self._collect()
+            self._submit()
+
+    def flush(self) -> None:
+        """Commit everything buffered and wait for it (the fetchers are done)."""
+        if self._inflight is not None:
+            self._collect()
+        if self._pages:
+            self._submit()
+            self._collect()
+
+    def close(self) -> None:
+        """Stop the commit thread; a write in flight is waited for, its error dropped (the
+        caller is already unwinding from another one, or called `flush()` before)."""
+        self._pool.shutdown(wait=True)
+
+    def _due(self) -> bool:
+        return self.full or time.monotonic() - self._oldest >= self._max_delay_s
+
+    def _submit(self) -> None:
+        pages, self._pages, self._rows = self._pages, [], 0
+        self._inflight = self._pool.submit(self._commit, pages)
+
+    def _collect(self) -> None:
+        assert self._inflight is not None
+        inflight, self._inflight = self._inflight, None
+        inflight.result()  # re-raises the write's error
