@@ -62,9 +62,14 @@ REJECT_SCHEMA = pa.schema(
 )
 
 
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    # Not `from_pylist([])`: that makes pyarrow import pandas (~50 MB of RSS, 0.4 s).
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
 def empty_assets() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=ASSET_SCHEMA)
+    return _empty(ASSET_SCHEMA)
 
 
 def empty_rejects() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=REJECT_SCHEMA)
+    return _empty(REJECT_SCHEMA)

@@ -8,6 +8,7 @@ engine once:
     python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
         [--slices 8] [--concurrency 4] [--settle-lag-seconds 0] [--lookback-minutes 15]
         [--max-rate R]    # client limiter's max_rate (default: the client's own default)
+        [--max-rows-per-write N]  # the engine's write batch (default: SyncConfig's)
         [--cprofile OUT]  # cProfile of every thread (fetchers + writer) -> OUT (pstats)
         [--duckdb-memory] # add DuckDB's duckdb_memory() by tag at the end of the run
 
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--settle-lag-seconds", type=float, default=0.0)
     parser.add_argument("--lookback-minutes", type=float, default=15.0)
     parser.add_argument("--max-rate", type=float, default=None)
+    parser.add_argument("--max-rows-per-write", type=int, default=SyncConfig.max_rows_per_write)
     parser.add_argument("--cprofile", default=None)
     parser.add_argument("--duckdb-memory", action="store_true", help="report duckdb_memory()")
     args = parser.parse_args()
@@ -57,6 +59,7 @@ def main() -> None:
         settle_lag_ms=round(args.settle_lag_seconds * 1000),
         slices=args.slices,
         concurrency=args.concurrency,
+        max_rows_per_write=args.max_rows_per_write,
     )
     settings = ApiSettings.from_env()
     limiter = RateLimiter(max_rate=args.max_rate) if args.max_rate else None
