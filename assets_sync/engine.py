@@ -73,8 +73,11 @@ class SyncConfig:
 
     lookback_ms: int = 15 * 60_000  # re-read this much before the watermark (late commits)
     settle_lag_ms: int = 60_000  # do not read the last minute: it may still be settling
-    slices: int = 4  # at most this many new slices per gap of the target window
-    concurrency: int = 4  # fetch threads
+    # 16 slices fetched 8 at once: at 100 ms per request, 4 at once gave 2.8x one stream and
+    # 8 at once ~5x; more slices than threads lets a thread that finishes early take the
+    # next slice, since slices are cut by time and assets are not spread evenly in time.
+    slices: int = 16  # at most this many new slices per gap of the target window
+    concurrency: int = 8  # fetch threads
     page_size: int = 100
     start_ms: int | None = None  # first sync: start here instead of the earliest asset
     min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice

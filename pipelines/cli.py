@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 
 from assets_sync.config import DEFAULT_API_URL, ApiSettings
+from assets_sync.engine import SyncConfig
 from pipelines import commands
 from pipelines.errors import describe_error
 
@@ -60,8 +61,12 @@ def _common(parser: argparse.ArgumentParser, *, api: bool = True, warehouse: boo
 def _tuning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookback-minutes", type=float, default=15.0)
     parser.add_argument("--settle-lag-seconds", type=float, default=5.0)
-    parser.add_argument("--slices", type=int, default=8, help="time slices of a first sync")
-    parser.add_argument("--concurrency", type=int, default=4, help="slices fetched at once")
+    parser.add_argument(
+        "--slices", type=int, default=SyncConfig.slices, help="time slices of a first sync"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=SyncConfig.concurrency, help="slices fetched at once"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,8 +32,10 @@ class SyncRunConfig(StreamConfig):
     settle_lag_seconds: float = Field(
         default=5.0, description="Stop this far before now, so in-flight writes settle."
     )
-    slices: int = Field(default=8, description="Time slices a first sync or backfill is cut into.")
-    concurrency: int = Field(default=4, description="Slices fetched at once.")
+    slices: int = Field(
+        default=SyncConfig.slices, description="Time slices a first sync or backfill is cut into."
+    )
+    concurrency: int = Field(default=SyncConfig.concurrency, description="Slices fetched at once.")
     page_size: int = Field(default=100, ge=1, le=100)
 
     def sync_config(self) -> SyncConfig:

@@ -21,6 +21,7 @@ from rich.table import Table
 from assets_sync.auth import BasicAuth, SecretStr
 from assets_sync.config import ApiSettings
 from assets_sync.emulator import Emulator, EmulatorConfig
+from assets_sync.engine import SyncConfig
 from pipelines.commands import print_sync_summary, run_reconcile_job, run_sync_job
 from pipelines.report import write_report
 from warehouse import open_warehouse
@@ -64,8 +65,8 @@ def _args(workdir: Path, quiet: bool, **overrides: object) -> argparse.Namespace
         "filter": [],
         "lookback_minutes": 15.0,
         "settle_lag_seconds": 0.0,
-        "slices": 8,
-        "concurrency": 4,
+        "slices": SyncConfig.slices,
+        "concurrency": SyncConfig.concurrency,
         "since": None,
         "until": None,
         "no_export": False,

@@ -6,7 +6,7 @@ rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults) and 
 engine once:
 
     python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
-        [--slices 8] [--concurrency 4] [--settle-lag-seconds 0] [--lookback-minutes 15]
+        [--slices 16] [--concurrency 8] [--settle-lag-seconds 0] [--lookback-minutes 15]
         [--max-rate R]    # client limiter's max_rate (default: the client's own default)
         [--max-rows-per-write N]  # the engine's write batch (default: SyncConfig's)
         [--cprofile OUT]  # cProfile of every thread (fetchers + writer) -> OUT (pstats)
@@ -45,8 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--mode", choices=("sync", "reconcile"), default="sync")
-    parser.add_argument("--slices", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--slices", type=int, default=SyncConfig.slices)
+    parser.add_argument("--concurrency", type=int, default=SyncConfig.concurrency)
     parser.add_argument("--settle-lag-seconds", type=float, default=0.0)
     parser.add_argument("--lookback-minutes", type=float, default=15.0)
     parser.add_argument("--max-rate", type=float, default=None)
