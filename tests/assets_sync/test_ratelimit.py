@@ -1,4 +1,5 @@
-"""The shared limiter: no cap until a 429, slow start, learned pace, pauses, thread safety."""
+"""The shared limiter: no cap until a 429, slow start, learned pace, per-request and global
+hints, thread safety."""
 
 from __future__ import annotations
 
@@ -55,47 +56,102 @@ def test_slow_start_paces_the_first_requests() -> None:
 
 
 def drive(lim: RateLimiter, clock: FakeClock, ok: int, dt: float) -> None:
+    """`ok` requests, one every `dt`, each granted then answered 200."""
     for _ in range(ok):
         clock.now += dt
+        lim.acquire()
         lim.on_success()
 
 
-def test_a_429_learns_the_rate_achieved_since_the_last_episode() -> None:
-    lim, clock = limiter(initial_rate=1000.0, margin=0.9, probe=0.0, window_s=2.0)
+def throttled(lim: RateLimiter, clock: FakeClock, hint: float | None) -> float:
+    """One request granted now and answered 429; returns the seconds its grant waited."""
+    waited = lim.acquire()
+    lim.on_throttle(hint)
+    return waited
+
+
+def test_the_first_429_pauses_everyone_for_the_probe_and_bounds_the_rate() -> None:
+    lim, clock = limiter(initial_rate=1000.0, margin=0.9, probe=0.0, probe_pause_s=1.0)
+    lim.acquire()  # the first request starts the clock at t=0
+    drive(lim, clock, 40, 0.025)  # 40 ok in 1 s, the server's initial burst included
+    throttled(lim, clock, 1.0)
+    assert lim.episodes == 1 and lim.rate == pytest.approx(0.9 * 39.5, rel=1e-3)
+    before = clock.now
+    lim.acquire()  # nothing is learned yet: everyone waits for the bucket to refill
+    assert clock.now == pytest.approx(before + 1.0)
+
+
+def test_a_short_hint_delays_only_the_throttled_request() -> None:
+    lim, clock = limiter(initial_rate=1000.0, margin=0.9, probe=0.0, probe_pause_s=1.0)
+    lim.acquire()  # the first request starts the clock at t=0
+    drive(lim, clock, 40, 0.025)
+    throttled(lim, clock, 1.0)  # t=1: the bucket is empty, probe pause until t=2
+    drive(lim, clock, 1, 1.0)
+    drive(lim, clock, 9, 0.05)  # 10 ok in (1, 2.45]
+    clock.now += 0.05
+    throttled(lim, clock, 1.0)  # t=2.5: empty again: 10 tokens refilled in 1.5 s
+    assert lim.episodes == 2 and lim.rate == pytest.approx(0.9 * 9.5 / 1.5)
+    before = clock.now
+    lim.acquire()  # another thread: paced at the learned rate, not held for the 1 s hint
+    assert clock.now - before == pytest.approx(1.0 / lim.rate)
+    # A request granted before that cut and throttled after it was in flight: same episode.
+    lim._local.at = before - 0.01
+    lim.on_throttle(1.0)
+    assert lim.episodes == 2
+
+
+def test_a_long_hint_pauses_everyone_and_is_capped_by_the_caller() -> None:
+    lim, clock = limiter(initial_rate=1000.0, probe_pause_s=1.0, long_hint_s=2.0)
     lim.acquire()
-    drive(lim, clock, 40, 0.025)  # 40 ok in 1 s
-    lim.on_throttle(1.0)
-    assert lim.rate == pytest.approx(0.9 * 40)  # margin x the measured 40/s
-    lim.on_throttle(1.0)  # in flight when the episode began: the same episode
-    assert lim.episodes == 1 and lim.rate == pytest.approx(36.0)
-    # Across the pause: 10 ok in 1 s paused + 0.25 s = 8/s (the server's refill rate).
-    clock.now += 1.0
-    drive(lim, clock, 10, 0.025)
-    lim.on_throttle(1.0)
-    assert lim.episodes == 2 and lim.rate == pytest.approx(0.9 * 8.0)
+    drive(lim, clock, 40, 0.025)
+    throttled(lim, clock, 30.0)  # a quota window, even before anything is learned
+    before = clock.now
+    lim.acquire()
+    assert clock.now == pytest.approx(before + 30.0)
+    assert lim.is_long(2.5) and not lim.is_long(1.0)
+    lim2, _ = limiter(initial_rate=1.0, long_hint_s=2.0, long_hint_gaps=4.0)
+    assert not lim2.is_long(3.0)  # at 1 req/s a 3 s hint is the next token, not a ban
 
 
 def test_never_above_the_throttled_pace_nor_below_min_rate() -> None:
-    lim, clock = limiter(max_rate=10.0, min_rate=1.0, margin=0.5)
-    lim.acquire()
-    drive(lim, clock, 100, 0.01)  # 100/s measured, but the pace was capped at 10
-    lim.on_throttle()
-    assert lim.rate == 5.0
-    clock.now += 10.0  # nothing succeeded since: the measured rate is 0
-    lim.on_throttle()
+    lim, clock = limiter(max_rate=10.0, min_rate=1.0, margin=0.5, probe_pause_s=0.0)
+    drive(lim, clock, 100, 0.01)  # the pace was capped at 10
+    throttled(lim, clock, None)
+    first = lim.rate
+    assert 4.5 < first <= 5.0  # margin x the measured rate, never above margin x the pace
+    clock.now += 10.0  # nothing succeeded since: at most a `max_cut` cut
+    throttled(lim, clock, None)
+    assert lim.rate == pytest.approx(first / 2)
+    for _ in range(3):
+        clock.now += 10.0
+        throttled(lim, clock, None)
     assert lim.rate == 1.0
 
 
 def test_probe_after_an_episode_is_slow_and_capped() -> None:
-    lim, clock = limiter(max_rate=12.0, probe=0.02, recovery=1.0, margin=1.0)
-    lim.acquire()
+    lim, clock = limiter(max_rate=12.0, probe=0.02, recovery=1.0, margin=1.0, probe_pause_s=0.0)
     drive(lim, clock, 10, 0.1)
-    lim.on_throttle()
-    assert lim.rate == pytest.approx(10.0)
+    throttled(lim, clock, None)
+    learned = lim.rate
+    assert 8.0 < learned <= 10.0
     drive(lim, clock, 50, 0.1)
-    assert lim.rate == pytest.approx(11.0)  # +0.02 per success
+    assert lim.rate == pytest.approx(learned + 1.0)  # +0.02 per success
     drive(lim, clock, 500, 0.1)
     assert lim.rate == 12.0
+
+
+def test_an_overflowed_probe_pause_recovers_fast_to_the_pace_that_emptied_the_bucket() -> None:
+    lim, clock = limiter(initial_rate=40.0, margin=0.9, probe=0.02, recovery=10.0)
+    lim.acquire()
+    drive(lim, clock, 20, 0.025)  # 20 ok in 0.5 s: bucket 10 + 20/s refill
+    throttled(lim, clock, 1.0)  # pace 0.9 x 39 = 35, probe pause 1 s
+    clock.now += 1.0
+    drive(lim, clock, 25, 1 / 35)  # the bucket held only 10 of the 20 tokens of the pause
+    throttled(lim, clock, 1.0)
+    slow = lim.rate
+    assert slow < 0.9 * 20
+    drive(lim, clock, 10, 0.05)
+    assert lim.rate == pytest.approx(slow + 10 * 0.02 * 10.0)  # below the bound: fast
 
 
 def test_retry_after_pauses_everyone() -> None:
