@@ -83,7 +83,7 @@ class SyncConfig:
     min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice
     max_tie_passes: int = 10
     max_pages_in_flight: int = 64  # bounded queue between fetchers and the writer
-    max_rows_per_write: int = 20_000  # the writer commits when its buffer reaches this
+    max_rows_per_write: int = 10_000  # the writer commits when its buffer reaches this
     max_write_delay_s: float = 2.0  # ... or when its oldest buffered page waited this long
     #: reconcile: refuse to mark more than this share of a stream's live assets deleted in one
     #: call (an empty listing from credentials of the wrong scope); None or 1.0 = no limit.

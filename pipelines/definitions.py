@@ -13,6 +13,7 @@ import os
 import dagster as dg
 
 from assets_sync.config import DEFAULT_API_URL
+from assets_sync.memory import prefer_system_allocator
 from pipelines.assets import parquet_exports, scenario_assets, scenario_history
 from pipelines.checks import scenario_asset_checks
 from pipelines.jobs import (
@@ -61,4 +62,5 @@ def build_definitions(resources: dict[str, object]) -> dg.Definitions:
     )
 
 
+prefer_system_allocator()  # this module is the code location: the program's start
 defs = build_definitions(default_resources())
