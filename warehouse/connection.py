@@ -99,17 +99,50 @@ def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 #: DuckDB's own default is 80 % of RAM, and its buffer pool keeps every block it wrote: a
 #: sync's RSS then grows with the warehouse (2.5 GB after 1M assets, measured). The writer
 #: needs little (one write's batch, a checkpoint's row group); big queries spill to disk.
-DEFAULT_MEMORY_LIMIT = "256MB"
+#: 128MB: a 1M-asset first sync peaked at 452 MB of RSS (561 MB with 256MB) at the same speed.
+DEFAULT_MEMORY_LIMIT = "128MB"
 MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
+EXPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_EXPORT_MEMORY_LIMIT"
+
+
+def _size_from_env(name: str, default: str | None) -> str | None:
+    value = os.environ.get(name, "").strip() or default
+    if value is not None and not _SIZE.match(value):
+        raise WarehouseError(f"{name}={value!r} is not a size such as 512MB or 2GB")
+    return value
+
+
+def export_memory_limit() -> str | None:
+    """`memory_limit` while exporting Parquet: `$ASSETS_SYNC_EXPORT_MEMORY_LIMIT`, or None for
+    DuckDB's own default (80 % of RAM). The export sorts whole tables by partition and key, and
+    DuckDB 2.0 cannot sort 1M assets (1.2 GB of `raw`) within 256MB: it fails instead of
+    spilling (measured), so the export gets its own, larger limit for its duration."""
+    return _size_from_env(EXPORT_MEMORY_LIMIT_ENV, None)
+
+
+@contextmanager
+def memory_limit_for(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """Run a block under another `memory_limit` (None: DuckDB's default), then restore it."""
+    rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    previous = str(rows[0][0]) if rows else DEFAULT_MEMORY_LIMIT
+    if limit is None:
+        con.execute("RESET memory_limit")
+    else:
+        con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{previous}'")
+
+
 def memory_limit() -> str:
     """DuckDB's `memory_limit` for warehouse connections: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT`
-    (e.g. `1GB`) or 256MB."""
-    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
-    if not _SIZE.match(value):
-        raise WarehouseError(f"{MEMORY_LIMIT_ENV}={value!r} is not a size such as 512MB or 2GB")
+    (e.g. `1GB`) or 128MB."""
+    value = _size_from_env(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+    assert value is not None
     return value
 
 

@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from warehouse.connection import export_memory_limit, memory_limit_for
 from warehouse.errors import WarehouseError
 from warehouse.sink import DuckDBSink, open_warehouse
 
@@ -189,14 +190,15 @@ def export_parquet(
 
     rows: dict[str, int] = {}
     files: dict[str, list[str]] = {}
-    con.execute("BEGIN TRANSACTION")  # one consistent view of the three tables
-    try:
-        for table in TABLES:
-            rows[table.name], files[table.name] = _write_table(
-                con, table, target, snap_rel, snap, batch_rows, max_rows_per_file
-            )
-    finally:
-        con.execute("ROLLBACK")  # read-only work: nothing to commit
+    with memory_limit_for(con, export_memory_limit()):
+        con.execute("BEGIN TRANSACTION")  # one consistent view of the three tables
+        try:
+            for table in TABLES:
+                rows[table.name], files[table.name] = _write_table(
+                    con, table, target, snap_rel, snap, batch_rows, max_rows_per_file
+                )
+        finally:
+            con.execute("ROLLBACK")  # read-only work: nothing to commit
     manifest = {
         "snapshot": snap,
         "path": snap_rel,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import duckdb
 import pytest
 
+import warehouse.export as export_module
+from tests.warehouse.conftest import page
+from tests.warehouse.factory import BASE_MS, make_assets
 from warehouse import WarehouseError, open_warehouse
-from warehouse.connection import MEMORY_LIMIT_ENV
+from warehouse.connection import EXPORT_MEMORY_LIMIT_ENV, MEMORY_LIMIT_ENV
+from warehouse.export import export_parquet
 
 
 def setting(db_path: str, name: str) -> str:
@@ -15,9 +23,9 @@ def setting(db_path: str, name: str) -> str:
     return str(row[0])
 
 
-def test_memory_limit_defaults_to_256mb(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_memory_limit_defaults_to_128mb(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
-    assert setting(db_path, "memory_limit") == "244.1 MiB"  # 256 MB as DuckDB prints it
+    assert setting(db_path, "memory_limit") == "122.0 MiB"  # 128 MB as DuckDB prints it
     assert setting(db_path, "enable_progress_bar").lower() == "false"
 
 
@@ -33,3 +41,39 @@ def test_a_bad_memory_limit_is_a_clear_error(
     monkeypatch.setenv(MEMORY_LIMIT_ENV, value)
     with pytest.raises(WarehouseError, match=f"{MEMORY_LIMIT_ENV}=.* is not a size"):
         open_warehouse(db_path)
+
+
+def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB cannot sort a large table within the writer's small limit (it fails instead of
+    spilling), so the export lifts it for its duration, and puts it back."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.setenv(EXPORT_MEMORY_LIMIT_ENV, "1GB")
+    seen: list[str] = []
+    real = export_module._write_table
+
+    def spy(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        seen.append(str(rows[0][0]))
+        return real(con, *args)
+
+    monkeypatch.setattr(export_module, "_write_table", spy)
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        wh.write([page(make_assets([1, 2], [BASE_MS + 1, BASE_MS + 2]))])
+        result = export_parquet(wh, str(tmp_path / "parquet"))
+        row = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert result.rows["assets"] == 2
+    assert seen and set(seen) == {"953.6 MiB"}
+    assert row == ("122.0 MiB",)
+
+
+def test_a_bad_export_limit_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(EXPORT_MEMORY_LIMIT_ENV, "plenty")
+    with (
+        open_warehouse(tmp_path / "w.duckdb") as wh,
+        pytest.raises(WarehouseError, match=f"{EXPORT_MEMORY_LIMIT_ENV}='plenty' is not a size"),
+    ):
+        export_parquet(wh, str(tmp_path / "parquet"))
