@@ -151,8 +151,8 @@ class Sink(Protocol):
         """Commit these pages and their slices' progress in ONE transaction.
 
         Pages are in arrival order; for a slice that appears several times the last progress
-        wins. The engine's single writer coalesces whatever pages are queued into one call,
-        so a transaction is paid per batch of pages, not per page.
+        wins. The engine's writer batches pages (`SyncConfig.max_rows_per_write`, see
+        `assets_sync.batching`), so a transaction is paid per batch of pages, not per page.
         """
         ...
 

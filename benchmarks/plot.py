@@ -48,12 +48,16 @@ def plot_png(results: list[dict[str, Any]], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     res = results[0]
+    # The latency and rate-limit panels come from the first result that has them (they may be
+    # a run of their own, `--scenarios latency,ratelimit`).
+    lat_res = next((r for r in results if r.get("latency")), None)
+    rate_res = next((r for r in results if r.get("ratelimit")), None)
     panels = ["wall", "rss"]
-    if res.get("latency"):
+    if lat_res is not None:
         panels.append("latency")
-    if res.get("ratelimit"):
+    if rate_res is not None:
         panels.append("rate")
-    if len(results) > 1:
+    if sum(1 for r in results if r.get("compare")) > 1:
         panels.append("scale")
     cols = 2
     nrows = (len(panels) + 1) // 2
@@ -88,8 +92,8 @@ def plot_png(results: list[dict[str, Any]], out: Path) -> Path:
             ax.set_ylabel("peak RSS, MB (log)")
             ax.set_title(f"full load of {n:,} assets: peak RSS of the process")
             ax.legend(fontsize=8)
-        elif what == "latency":
-            lat = res["latency"]
+        elif what == "latency" and lat_res is not None:
+            lat = lat_res["latency"]
             lrows = lat["rows"]
             seq = next(iter(lrows.values()))["work_s"]
             labels = list(lrows)
@@ -101,8 +105,8 @@ def plot_png(results: list[dict[str, Any]], out: Path) -> Path:
             ax.set_xlabel("speed-up vs one sequential stream")
             ax.set_title(f"{lat['latency_ms']:g} ms latency, {lat['assets']:,} assets")
             ax.legend(fontsize=8)
-        elif what == "rate":
-            rl = res["ratelimit"]["rows"]
+        elif what == "rate" and rate_res is not None:
+            rl = rate_res["ratelimit"]["rows"]
             rs = [v["rate"] for v in rl.values()]
             ok = [v["ok_rps"] or 0 for v in rl.values()]
             top = max(rs) * 1.1
