@@ -48,17 +48,8 @@ mutation = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
-    page_size=st.integers(1, 7),
-    mutations=st.lists(mutation, max_size=40),
-)
-def test_every_unchanged_asset_arrives_and_cursors_are_safe(
-    stamps: list[int], page_size: int, mutations: list[Any]
-) -> None:
-    assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
-    touched: set[str] = set()
+def offset_mutator(mutations: list[Any], touched: set[str]) -> Any:
+    """`on_request` that applies mutation n before request n (updates move forward only)."""
 
     def mutate(api: FakeApi, n: int) -> None:
         if n - 1 >= len(mutations) or mutations[n - 1] is None:
@@ -75,7 +66,21 @@ def test_every_unchanged_asset_arrives_and_cursors_are_safe(
             old = parse_iso_ms(api.assets[victim]["updatedAt"])
             api.touch(victim, max(old + 1, op[2] if op[2] < 40 else FUTURE))
 
-    api = FakeApi(assets, on_request=mutate)
+    return mutate
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
+    page_size=st.integers(1, 7),
+    mutations=st.lists(mutation, max_size=40),
+)
+def test_every_unchanged_asset_arrives_and_cursors_are_safe(
+    stamps: list[int], page_size: int, mutations: list[Any]
+) -> None:
+    assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
+    touched: set[str] = set()
+    api = FakeApi(assets, on_request=offset_mutator(mutations, touched))
     with client_for(api) as client:
         seen: dict[str, int] = {}
         last_cursor = WINDOW.lo_ms
@@ -224,27 +229,6 @@ def test_a_page_without_any_parseable_timestamp_cannot_be_sought_past() -> None:
 #    moves it to L, so the next seek asks strictly after L and the group is never re-read.
 
 WIDE = Window(0, 50)  # assets stay below 41, so a tie request's `before` (L + 1) is never hi
-
-
-def offset_mutator(mutations: list[Any], touched: set[str]) -> Any:
-    """`on_request` that applies mutation n before request n (updates move forward only)."""
-
-    def mutate(api: FakeApi, n: int) -> None:
-        if n - 1 >= len(mutations) or mutations[n - 1] is None:
-            return
-        op = mutations[n - 1]
-        ids = sorted(api.assets)
-        if not ids:
-            return
-        victim = ids[op[1] % len(ids)]
-        touched.add(victim)
-        if op[0] == "delete":
-            api.delete(victim)
-        else:
-            old = parse_iso_ms(api.assets[victim]["updatedAt"])
-            api.touch(victim, max(old + 1, op[2] if op[2] < 40 else FUTURE))
-
-    return mutate
 
 
 def split_requests(api: FakeApi, window: Window) -> list[tuple[int, str, int, int]]:
