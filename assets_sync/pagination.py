@@ -157,8 +157,16 @@ def paginate(
     max_tie_passes: int = 10,
     sleep: Callable[[float], None] = time.sleep,
     stats: PaginationStats | None = None,
+    bound: Callable[[], int] | None = None,
 ) -> Iterator[Step]:
-    """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring."""
+    """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring.
+
+    `bound`: the window's CURRENT exclusive upper bound, read before every seek. The engine
+    lowers it when it splits a running slice (`assets_sync.scheduling`); it may only shrink.
+    A page asked before the bound moved may hold records beyond it: they are yielded anyway
+    (they belong to the split-off slice too, and a replayed record changes nothing), and the
+    cursor may then pass `bound() - 1`: the caller clamps it to its slice.
+    """
     stats = stats if stats is not None else PaginationStats()
     cursor = window.lo_ms if cursor_ms is None else cursor_ms
     hi = window.hi_ms
@@ -171,6 +179,8 @@ def paginate(
     boundary_ts: int | None = None  # the timestamp whose ids are in boundary_ids
     boundary_ids: set[str] = set()
     while True:
+        if bound is not None:
+            hi = min(hi, bound())
         if cursor >= hi - 1:
             yield Step([], hi - 1, True)
             return

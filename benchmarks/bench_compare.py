@@ -18,7 +18,7 @@ Scenarios (`--scenarios`, comma separated):
   rate limiter lifted) and `cli` (`python -m pipelines sync --no-export --quiet
   --settle-lag-seconds 0`: the same four runs through Dagster, as a user runs them).
 - `latency`: 100 ms per request, no rate limit: a first sync as one sequential stream
-  (`--slices 1 --concurrency 1`) vs the defaults (16 slices, 8 at once) vs 8/4 and 32/12.
+  (`--slices 1 --concurrency 1`) vs the defaults (16 slices, 12 at once) vs 16/8 and 16/16.
 - `ratelimit`: an emulator token bucket of R requests/s: throughput vs R, share of 429s.
 
 Wall time, CPU seconds and peak RSS of each contender process come from `harness.py`; request
@@ -231,9 +231,9 @@ class Runner:
         out: dict[str, Any] = {"assets": n, "latency_ms": latency_ms, "machine_before": machine()}
         variants = {
             "sequential (1 slice, 1 at once)": ["--slices", "1", "--concurrency", "1"],
-            "defaults (16 slices, 8 at once)": [],
-            "8 slices, 4 at once (the defaults before)": ["--slices", "8", "--concurrency", "4"],
-            "32 slices, 12 at once": ["--slices", "32", "--concurrency", "12"],
+            "defaults (16 slices, 12 at once)": [],
+            "16 slices, 8 at once (the defaults before)": ["--concurrency", "8"],
+            "16 slices, 16 at once": ["--concurrency", "16"],
         }  # fmt: skip
         if self.args.quick:
             variants = dict(list(variants.items())[:2])

@@ -98,3 +98,21 @@ def test_flush_of_an_empty_buffer_writes_nothing() -> None:
     buf.flush()
     buf.close()
     assert rec.writes == []
+
+
+def test_when_the_fetch_is_ending_small_buffers_go_as_soon_as_the_writer_is_idle() -> None:
+    """`ending()` true: a buffer of max_rows // 10 rows is written without waiting to fill,
+    so the write left after the last page is small; false: the row limit applies."""
+    ending = {"now": False}
+    rec = Recorder()
+    buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, ending=lambda: ending["now"])
+    buf.add(page(5))
+    buf.add(page(4, 5))
+    assert rec.writes == []  # not ending, 9 rows of 100: keep filling
+    ending["now"] = True
+    buf.poll()
+    assert rec.writes == []  # under 10 rows: still waits...
+    buf.add(page(1, 9))  # ...10 rows = max_rows // 10: handed over at once
+    buf.flush()
+    buf.close()
+    assert [len(w) for w in rec.writes] == [3]

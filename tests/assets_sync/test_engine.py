@@ -60,7 +60,8 @@ def test_first_sync_gets_everything_and_sets_the_watermark() -> None:
     assert report.watermark_after_ms == NOW - CFG.settle_lag_ms - 1
     assert sink.watermarks[STREAM] == report.watermark_after_ms
     assert sink.stream_state(STREAM).slices == ()  # ledger empty after a complete run
-    assert len(report.slices) == CFG.slices and report.counts.tie_groups >= 1
+    assert len(report.slices) == CFG.slices + report.counts.splits
+    assert report.counts.tie_groups >= 1
     assert sink.runs[report.run_id].outcome == "success"
     assert events[0].kind == "start" and events[-1].kind == "finish"
     assert sink.rows["asset_00000003"]["parent_id"] == "asset_00000001"
@@ -264,7 +265,8 @@ def test_progress_events_are_cumulative() -> None:
         )
     pages = [e for e in events if e.kind == "page"]
     assert [e.assets for e in pages] == sorted(e.assets for e in pages)
-    assert events[-1].assets == report.counts.fetched and events[-1].slices_done == CFG.slices
+    assert events[-1].assets == report.counts.fetched
+    assert events[-1].slices_done == CFG.slices + report.counts.splits
     assert all(e.run_id == report.run_id for e in events)
 
 

@@ -396,3 +396,21 @@ def test_removals_inside_a_tie_group_never_lose_an_asset(
                 if a["id"] not in touched and parse_iso_ms(a["updatedAt"]) <= step.cursor_ms:
                     assert a["id"] in seen, (a["id"], step.cursor_ms)
     assert {a["id"] for a in assets} - touched <= seen
+
+
+def test_a_shrinking_bound_is_read_before_every_seek() -> None:
+    """The engine splits running slices by lowering `bound`: the next seek asks for the new
+    upper bound, and the window ends at it (records of a page asked before are still yielded)."""
+    api = FakeApi([make_asset(i, 1 + i) for i in range(30)])  # one asset per ms, 1..30
+    bound = {"hi": 40}
+    with client_for(api) as client:
+        steps = paginate(client.list_page, WINDOW, page_size=5, bound=lambda: bound["hi"])
+        first = next(steps)
+        assert [a["updatedAt"] for a in first.records][-1].endswith("00.005Z")
+        bound["hi"] = 12  # split: this slice now ends at (.., 12)
+        rest = list(steps)
+    assert api.requests[-1]["updatedBefore"].endswith("00.012Z")
+    assert all(r["updatedBefore"].endswith("00.012Z") for r in api.requests[1:])
+    assert rest[-1].done and rest[-1].cursor_ms == 11
+    got = [parse_iso_ms(a["updatedAt"]) for s in [first, *rest] for a in s.records]
+    assert got == list(range(1, 12))  # every instant below the new bound, once

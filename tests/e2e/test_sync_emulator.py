@@ -75,13 +75,14 @@ def story(assets: int, token_mode: TokenMode = "offset") -> EmulatorConfig:
     )
 
 
-def run_story(n: int, token_mode: TokenMode = "offset") -> None:
+def run_story(n: int, token_mode: TokenMode = "offset", config: SyncConfig = CONFIG) -> int:
+    """The story above; returns how many running slices the first run split."""
     with Emulator(story(n, token_mode)) as emu, client_for(emu) as client:
         before = by_id(emu.truth())
         ties = Counter(a["updatedAt"] for a in before.values())
         assert max(ties.values()) > 100  # a tie group bigger than a page
         sink = MemorySink()
-        first = run_sync(client, sink, STREAM, CONFIG)
+        first = run_sync(client, sink, STREAM, config)
         after = by_id(emu.truth())
         stats = emu.stats()
         unchanged = [a for i, a in after.items() if i in before and before[i] == a]
@@ -99,7 +100,7 @@ def run_story(n: int, token_mode: TokenMode = "offset") -> None:
         emu.update(n=25)
         emu.add(n=5, parent_id=unchanged[0]["id"])
         deleted = emu.delete(n=5)
-        second = run_sync(client, sink, STREAM, CONFIG)
+        second = run_sync(client, sink, STREAM, config)
         truth = by_id(emu.truth())
         for asset in truth.values():
             assert_row_matches(sink, asset)
@@ -107,15 +108,24 @@ def run_story(n: int, token_mode: TokenMode = "offset") -> None:
         assert second.watermark_after_ms and second.watermark_after_ms > first.watermark_after_ms
 
         # Deletes (during the first run and since) are found by a complete listing.
-        rec = run_reconcile(client, sink, STREAM, CONFIG)
+        rec = run_reconcile(client, sink, STREAM, config)
         assert rec.complete and rec.listed == len(truth)
         assert set(deleted) <= set(sink.deleted)
         assert set(sink.current) - set(sink.deleted) == set(truth)
+        return first.counts.splits
 
 
 @pytest.mark.smoke
 def test_offset_tokens_mutations_ties_and_faults_smoke() -> None:
     run_story(3_000)
+
+
+@pytest.mark.smoke
+def test_one_planned_slice_is_split_among_idle_threads_and_nothing_is_lost() -> None:
+    """The same story when the plan is one slice for four threads: the idle threads split it
+    while it runs (under mutations, ties and faults), and the result is still complete."""
+    config = SyncConfig(lookback_ms=15 * 60_000, settle_lag_ms=0, slices=1, concurrency=4)
+    assert run_story(3_000, config=config) >= 3
 
 
 @pytest.mark.slow
@@ -129,15 +139,22 @@ def test_keyset_tokens_same_story() -> None:
 
 
 @pytest.mark.smoke
-def test_crash_mid_run_resumes_over_http() -> None:
+@pytest.mark.parametrize("slices", [4, 1], ids=["planned", "split-while-running"])
+def test_crash_mid_run_resumes_over_http(slices: int) -> None:
     """The sink dies on its 4th transaction; the next run resumes each slice from its committed
-    cursor and ends with exactly the emulator's assets, without re-reading what was committed."""
+    cursor and ends with exactly the emulator's assets, without re-reading what was committed.
+    With one planned slice, the crash comes after running slices were split: the ledger then
+    holds shrunk slices and pieces (or a piece's range in no slice yet, planned again)."""
     from collections.abc import Sequence
 
     from assets_sync.sink import PageBatch
 
     config = SyncConfig(
-        settle_lag_ms=0, slices=4, concurrency=4, max_pages_in_flight=2, max_rows_per_write=300
+        settle_lag_ms=0,
+        slices=slices,
+        concurrency=4,
+        max_pages_in_flight=2,
+        max_rows_per_write=300,
     )
     with Emulator(EmulatorConfig(assets=4_000, seed=5, api_key=KEY, api_secret=SECRET)) as emu:
         with client_for(emu) as client:
@@ -154,6 +171,8 @@ def test_crash_mid_run_resumes_over_http() -> None:
                 run_sync(client, sink, STREAM, config)
             committed = len(sink.current)
             assert 0 < committed < 4_000
+            if slices == 1:  # the ledger left behind holds the split pieces
+                assert len(sink.stream_state(STREAM).slices) > 1
             sink.before_write = None
             report = run_sync(client, sink, STREAM, config)
         truth = by_id(emu.truth())
