@@ -19,6 +19,7 @@ several times faster than building rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +39,6 @@ _MS = timedelta(milliseconds=1)
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
-_EMPTY_REJECTS = empty_rejects()
 _I32_LO, _I32_HI = _INT32
 _I64_LO, _I64_HI = _INT64
 
@@ -195,6 +195,13 @@ def _row(record: Any, project_id: str | None, strict: bool = False) -> list[Any]
     return values
 
 
+@functools.cache
+def _no_rejects() -> pa.RecordBatch:
+    """Built on first use, not at import: any pyarrow conversion imports pandas when it is
+    installed, and a program may first opt out of that (`memory.keep_pandas_out_of_pyarrow`)."""
+    return empty_rejects()
+
+
 def _dump(record: Any) -> bytes:
     """The record as JSON bytes. Left as bytes: `pa.array(type=string)` takes UTF-8 bytes
     as they are (orjson only writes valid UTF-8), which saves a decode per record."""
@@ -240,7 +247,7 @@ def _normalize(
     arrays = [pa.array(by_name[f.name], type=f.type) for f in ASSET_SCHEMA]
     assets = pa.RecordBatch.from_arrays(arrays, schema=ASSET_SCHEMA)
     if not rej_ids:
-        return assets, _EMPTY_REJECTS
+        return assets, _no_rejects()
     rejects = pa.RecordBatch.from_arrays(
         [
             pa.array(rej_ids, type=pa.string()),

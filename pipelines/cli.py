@@ -18,7 +18,7 @@ from rich.console import Console
 
 from assets_sync.config import DEFAULT_API_URL, ApiSettings
 from assets_sync.engine import SyncConfig
-from assets_sync.memory import prefer_system_allocator
+from assets_sync.memory import keep_pandas_out_of_pyarrow, prefer_system_allocator
 from pipelines import commands
 from pipelines.errors import describe_error
 
@@ -136,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     prefer_system_allocator()
+    keep_pandas_out_of_pyarrow()
     console = Console()
     handler: Handler = args.handler
     try:

@@ -3,7 +3,7 @@ without Dagster, so that process start-up and Dagster's own cost are told apart 
 
 Builds exactly what the CLI's job builds (an `AssetsClient` with its default retry policy and
 rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults, the system allocator
-for Arrow as the CLI sets it) and calls the engine once:
+for Arrow and no pandas in pyarrow, as the CLI sets them) and calls the engine once:
 
     python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
         [--slices 16] [--concurrency 8] [--settle-lag-seconds 0] [--lookback-minutes 15]
@@ -33,7 +33,7 @@ from typing import Any  # noqa: E402
 from assets_sync.client import AssetsClient  # noqa: E402
 from assets_sync.config import ApiSettings  # noqa: E402
 from assets_sync.engine import SyncConfig, run_sync  # noqa: E402
-from assets_sync.memory import prefer_system_allocator  # noqa: E402
+from assets_sync.memory import keep_pandas_out_of_pyarrow, prefer_system_allocator  # noqa: E402
 from assets_sync.ratelimit import RateLimiter  # noqa: E402
 from assets_sync.reconcile import run_reconcile  # noqa: E402
 from assets_sync.sink import StreamKey  # noqa: E402
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--duckdb-memory", action="store_true", help="report duckdb_memory()")
     args = parser.parse_args()
     prefer_system_allocator()  # as the CLI does at start
+    keep_pandas_out_of_pyarrow()
     config = SyncConfig(
         lookback_ms=round(args.lookback_minutes * 60_000),
         settle_lag_ms=round(args.settle_lag_seconds * 1000),

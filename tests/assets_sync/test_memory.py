@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from assets_sync.memory import ARROW_POOL_ENV, prefer_system_allocator
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +34,47 @@ def test_an_explicit_choice_in_the_environment_wins(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(ARROW_POOL_ENV, "mimalloc")
     before = pa.default_memory_pool().backend_name
     assert prefer_system_allocator() == before
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas not installed")
+def test_pyarrow_leaves_pandas_alone_and_pandas_still_works() -> None:
+    """In a fresh interpreter (this one imported pandas long ago): after the opt-out, a whole
+    normalization and a CLI start do not import pandas; importing it afterwards still works."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from assets_sync.memory import keep_pandas_out_of_pyarrow
+        assert "pandas" not in sys.modules
+        assert keep_pandas_out_of_pyarrow()
+        import pipelines.cli
+        from assets_sync.normalize import normalize
+        from tests.assets_sync.fakeapi import make_asset
+        assets, rejects = normalize([make_asset(1, 5), {"no": "id"}])
+        assert assets.num_rows == 1 and rejects.num_rows == 1
+        assert "pandas" not in sys.modules, "pyarrow imported pandas"
+        import pandas
+        import pyarrow as pa
+        assert isinstance(pa.table({"a": [1]}).to_pandas(), pandas.DataFrame)
+        assert not keep_pandas_out_of_pyarrow()  # pandas is imported now: nothing to do
+        print("ok")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_the_cli_opts_out_before_running_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipelines.cli as cli
+
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "keep_pandas_out_of_pyarrow", lambda: calls.append("pandas"))
+    monkeypatch.setattr(cli, "prefer_system_allocator", lambda: calls.append("allocator"))
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert calls == []  # --help exits while parsing: nothing process-wide was touched
+    monkeypatch.setattr(cli.Console, "print", lambda *a, **k: None)
+    cli.main(["status", "--warehouse", str(ROOT / "no-such-dir" / "w.duckdb")])
+    assert calls == ["allocator", "pandas"]
