@@ -135,6 +135,28 @@ def test_slice_progress_commits_with_the_rows(wh: DuckDBSink) -> None:
     assert state.slices == () and state.watermark_ms == 500
 
 
+def test_one_write_moves_many_slices_including_a_split_and_a_new_piece(wh: DuckDBSink) -> None:
+    """The ledger rows of a write go in one statement: every slice of the write gets its
+    last progress, a split slice its new upper bound, a split-off piece its first row."""
+    wh.plan_slices(STREAM, [SliceState(f"s{i}", 100 * i, 100 * i + 100, 100 * i) for i in range(5)])
+    pages = [
+        page(
+            batch((i, 100 * i + 5)),
+            progress=SliceState(f"s{i}", 100 * i, 100 * i + 100, 100 * i + 5),
+        )
+        for i in range(5)
+    ]
+    pages.append(page(batch((9, 30)), progress=SliceState("s0", 0, 51, 30)))  # s0 split at 50
+    pages.append(page(batch((8, 70)), progress=SliceState("50-100", 50, 100, 70)))  # the piece
+    wh.write(pages)
+    got = {(s.slice_id, s.lo_ms, s.hi_ms, s.cursor_ms) for s in wh.stream_state(STREAM).slices}
+    assert got == {
+        ("s0", 0, 51, 30),
+        ("50-100", 50, 100, 70),
+        *((f"s{i}", 100 * i, 100 * i + 100, 100 * i + 5) for i in range(1, 5)),
+    }
+
+
 def test_failed_write_changes_nothing(wh: DuckDBSink) -> None:
     wh.write([page(batch((1, 10)))])
     broken = batch((2, 10)).drop_columns(["url"])
