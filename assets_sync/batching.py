@@ -54,6 +54,9 @@ class WriteBuffer:
         self._oldest = 0.0  # monotonic arrival time of the first buffered page
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-write")
         self._inflight: Future[None] | None = None
+        #: seconds the caller spent waiting because both buffers were full: the writer was
+        #: the bottleneck (the engine narrows its fetch gate on it, gate.py)
+        self.blocked_s = 0.0
 
     @property
     def full(self) -> bool:
@@ -75,7 +78,9 @@ class WriteBuffer:
         elif self.full and self._inflight is not None:
             # Both buffers are full: wait for the write in flight (this is the backpressure
             # that stops the fetchers, through the bounded queue in front of us).
+            t0 = time.monotonic()
             self._collect()
+            self.blocked_s += time.monotonic() - t0
             self._submit()
 
     def flush(self) -> None:

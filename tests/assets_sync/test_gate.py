@@ -1,0 +1,134 @@
+"""FetchGate: never more threads inside than the limit; narrows when the writer holds the run
+back, widens when threads wait and the writer does not; the engine uses it end to end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assets_sync.engine import SyncConfig, run_sync
+from assets_sync.gate import FetchGate, next_limit
+from assets_sync.memory_sink import MemorySink
+from assets_sync.sink import PageBatch, StreamKey
+from tests.assets_sync.fakeapi import FakeApi
+from tests.assets_sync.test_engine import client_for, dataset
+
+NOW = 2_000_000
+
+
+@given(
+    st.integers(1, 64),
+    st.floats(0, 1),
+    st.integers(0, 64),
+    st.integers(1, 8),
+    st.integers(0, 56),
+)
+def test_next_limit_moves_the_right_way_and_stays_in_bounds(
+    limit: int, share: float, waiting: int, lo: int, extra: int
+) -> None:
+    hi = lo + extra
+    limit = max(lo, min(hi, limit))
+    new = next_limit(limit, share, waiting, lo, hi)
+    assert lo <= new <= hi
+    if share > 0.25:
+        assert new < limit or new == lo
+    elif share < 0.05 and waiting:
+        assert new > limit or new == hi
+    else:
+        assert new == limit
+
+
+def test_never_more_threads_inside_than_the_limit_even_while_it_moves() -> None:
+    gate = FetchGate(2, 8)
+    inside = 0
+    peak: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        nonlocal inside
+        while not stop.is_set():
+            with gate:
+                with lock:
+                    inside += 1
+                    peak.append(inside - gate.limit)
+                time.sleep(0.001)
+                with lock:
+                    inside -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for share in (0.9,) * 3 + (0.0,) * 10 + (0.9,) * 3:  # narrow to 2, widen, narrow again
+        time.sleep(0.02)
+        gate.adjust(share)
+    time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(5)
+    # Threads already inside when the limit drops finish their page: only NEW entries obey
+    # the lower limit at once, so the excess is bounded by what was inside before.
+    assert max(peak) <= 8 - 2
+    assert gate.lowest == 2 and gate.changes >= 3  # it went down, up, and down again
+
+
+def test_a_wider_limit_wakes_the_waiting_threads() -> None:
+    gate = FetchGate(1, 4)
+    for _ in range(3):
+        gate.adjust(1.0)  # the moving average passes busy_share: down to 1
+    assert gate.limit == 1
+    entered = threading.Event()
+    with gate:
+        waiter = threading.Thread(target=lambda: [entered.set() for _ in [gate.__enter__()]])
+        waiter.start()
+        time.sleep(0.05)
+        assert not entered.is_set() and gate.waiting == 1
+        for _ in range(10):
+            gate.adjust(0.0)  # idle writer, a thread waiting: widen
+        waiter.join(5)
+        assert entered.is_set() and gate.limit > 1
+    gate.__exit__(None, None, None)
+
+
+def test_bad_bounds_are_refused() -> None:
+    with pytest.raises(ValueError, match="lo <= hi"):
+        FetchGate(3, 2)
+    with pytest.raises(ValueError, match="min_active_fetchers"):
+        SyncConfig(min_active_fetchers=0)
+
+
+def _config(**kw: object) -> SyncConfig:
+    base = dict(
+        lookback_ms=100, settle_lag_ms=10, slices=8, concurrency=6, page_size=5,
+        min_slice_ms=1, max_pages_in_flight=2, max_rows_per_write=20,
+    )  # fmt: skip
+    return SyncConfig(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_a_slow_writer_narrows_the_gate_and_everything_still_arrives() -> None:
+    api = FakeApi(dataset(450))  # every timestamp before NOW
+    sink = MemorySink()
+
+    def slow(pages: Sequence[PageBatch]) -> None:
+        time.sleep(0.15)  # the writer is the bottleneck
+
+    sink.before_write = slow
+    with client_for(api) as client:
+        report = run_sync(client, sink, StreamKey("proj_test"), _config(), run_start_ms=NOW)
+    assert set(sink.current) == set(api.assets)
+    assert report.counts.fetchers_min == 2  # narrowed down to min_active_fetchers
+
+
+def test_a_fast_writer_keeps_every_thread_and_a_fixed_gate_never_moves() -> None:
+    for config, expected in ((_config(), 6), (_config(min_active_fetchers=6), 6)):
+        api = FakeApi(dataset(200))
+        sink = MemorySink()
+        with client_for(api) as client:
+            report = run_sync(client, sink, StreamKey("proj_test"), config, run_start_ms=NOW)
+        assert set(sink.current) == set(api.assets)
+        assert report.counts.fetchers_min == expected
