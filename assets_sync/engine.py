@@ -6,7 +6,8 @@ Shape of a run:
 plan: ledger slices (resumed) + new slices for the gaps of the target window
   -> N fetch threads take slices from a `SliceScheduler` (scheduling.py): planned slices
      first, then pieces split off running slices, so no thread idles while work is left;
-     each paginates its slice and normalizes each page in the thread
+     each paginates its slice and normalizes each page in the thread, page by page through
+     a `FetchGate` (gate.py) that lets fewer threads work while the writer is the bottleneck
   -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
   -> the calling thread drains the queue into a `WriteBuffer` (batching.py): pages are
      buffered until `max_rows_per_write` rows (or `max_write_delay_s`, or the end), then
