@@ -56,7 +56,7 @@ class FetchGate:
         self._active = 0
         self._waiting = 0
         self._cond = threading.Condition()
-        self.changes = 0  # how many times the limit moved (reported by the engine)
+        self.changes = 0  # how many times the limit moved (diagnostics and tests)
         self.smoothing = 0.3
         self._share = 0.0  # moving average of the blocked share
 
