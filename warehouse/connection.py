@@ -116,10 +116,10 @@ def _size_from_env(name: str, default: str | None) -> str | None:
 
 
 def export_memory_limit() -> str | None:
-    """`memory_limit` while exporting Parquet: `$ASSETS_SYNC_EXPORT_MEMORY_LIMIT`, or None for
-    DuckDB's own default (80 % of RAM). The export sorts whole tables by partition and key, and
-    DuckDB 2.0 cannot sort 1M assets (1.2 GB of `raw`) within 256MB: it fails instead of
-    spilling (measured), so the export gets its own, larger limit for its duration."""
+    """`memory_limit` while exporting Parquet: `$ASSETS_SYNC_EXPORT_MEMORY_LIMIT`, or None to
+    keep the connection's own. The export only scans in DuckDB (it sorts outside it, in
+    bounded memory: `warehouse.partition_sort`), so the writer's limit is enough; the setting
+    remains for a reader that wants a larger scan buffer."""
     return _size_from_env(EXPORT_MEMORY_LIMIT_ENV, None)
 
 

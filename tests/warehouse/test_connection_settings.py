@@ -46,8 +46,8 @@ def test_a_bad_memory_limit_is_a_clear_error(
 def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DuckDB cannot sort a large table within the writer's small limit (it fails instead of
-    spilling), so the export lifts it for its duration, and puts it back."""
+    """`$ASSETS_SYNC_EXPORT_MEMORY_LIMIT` applies for the export's duration, then the writer's
+    limit is back; without it the export keeps the writer's (it only scans in DuckDB)."""
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
     monkeypatch.setenv(EXPORT_MEMORY_LIMIT_ENV, "1GB")
     seen: list[str] = []
@@ -66,6 +66,11 @@ def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
     assert result.rows["assets"] == 2
     assert seen and set(seen) == {"953.6 MiB"}
     assert row == ("122.0 MiB",)
+    monkeypatch.delenv(EXPORT_MEMORY_LIMIT_ENV)
+    seen.clear()
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        export_parquet(wh, str(tmp_path / "parquet"))
+    assert seen and set(seen) == {"122.0 MiB"}
 
 
 def test_a_bad_export_limit_is_a_clear_error(

@@ -84,6 +84,38 @@ def test_empty_warehouse_exports_readable_datasets(wh: DuckDBSink, tmp_path: Pat
     assert len(pd.read_parquet(tmp_path / "asset_versions")) == 0
 
 
+def test_sorting_in_buckets_exports_the_same_files(wh: DuckDBSink, tmp_path: Path) -> None:
+    """A partition larger than `max_bucket_bytes` is sorted in buckets (bounded memory): the
+    files hold the same rows in the same order as when it is sorted whole, the order DuckDB's
+    ORDER BY gives, and the spill folder is left empty."""
+    fill(wh, 0, 300)
+    tie = np.full(40, BASE_MS + 7)
+    wh.write([page(make_assets(np.arange(300, 340), tie, created_ms=tie))])  # ties
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    whole = export_parquet(wh.connection, str(tmp_path / "whole"), batch_rows=16)
+    split = export_parquet(
+        wh.connection, str(tmp_path / "split"), batch_rows=16, max_bucket_bytes=1,
+        spill_dir=str(spill),
+    )  # fmt: skip
+    assert whole.rows == split.rows
+    month = "strftime(timezone('UTC', {0}), '%Y-%m'), {0}, id"
+    for name, order in [
+        ("assets", month.format("created_at")),
+        ("asset_versions", month.format("updated_at")),
+        ("asset_lineage", "relation, asset_id, related_id"),
+    ]:
+        files = [f.replace(whole.snapshot, "*") for f in whole.files[name]]
+        assert files == [f.replace(split.snapshot, "*") for f in split.files[name]]
+        columns = "asset_id, related_id" if name == "asset_lineage" else "*"
+        expected = wh.connection.sql(f"SELECT {columns} FROM {name} ORDER BY {order}")
+        for res, root in ((whole, "whole"), (split, "split")):
+            snapshot = tmp_path / root / "snapshots" / res.snapshot
+            rows = [r for f in res.files[name] for r in pq.read_table(snapshot / f).to_pylist()]
+            assert rows == expected.to_arrow_table().to_pylist(), (name, root)
+    assert list(spill.iterdir()) == []
+
+
 def test_readers_never_see_a_mix_of_snapshots(wh: DuckDBSink, tmp_path: Path) -> None:
     dest = str(tmp_path)
     fill(wh, 0, 200)
