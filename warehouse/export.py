@@ -57,10 +57,12 @@ import pyarrow.parquet as pq
 
 from warehouse.connection import export_memory_limit, memory_limit_for
 from warehouse.errors import WarehouseError
-from warehouse.partition_sort import DEFAULT_MAX_BUCKET_BYTES, PartitionSorter
+from warehouse.partition_sort import DEFAULT_MAX_BUCKET_BYTES, PartitionSorter, SpillError
 from warehouse.sink import DuckDBSink, open_warehouse
 
 CURRENT = "_CURRENT.json"
+#: Where the export's rows wait to be sorted (else `TMPDIR`, else the system's default).
+SPILL_DIR_ENV = "ASSETS_SYNC_EXPORT_SPILL_DIR"
 MANIFEST = "_manifest.json"
 SNAPSHOTS = "snapshots"
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -188,11 +190,19 @@ def export_parquet(
 
     `source`: a connection (e.g. `open_warehouse(p, read_only=True).connection`), a sink, or
     a warehouse path (opened read-only for the export). `spill_dir`: where the rows wait to be
-    sorted (a temporary folder under it; default the system's temporary directory, `TMPDIR`),
-    which needs about the Arrow size of the largest table: 1.7 GB per million assets.
+    sorted (a temporary folder under it; default `$ASSETS_SYNC_EXPORT_SPILL_DIR`, else the
+    system's temporary directory, `TMPDIR`), which needs about the Arrow size of the largest
+    table: 1.7 GB per million assets. If it fills up, the export fails (`WarehouseError`) and
+    the current snapshot stays as it was.
     `max_bucket_bytes`: the most bytes of rows sorted in memory at once (`partition_sort`).
     """
     target = resolve_destination(dest, filesystem, s3_endpoint, s3_region)
+    spill_dir = spill_dir or os.environ.get(SPILL_DIR_ENV, "").strip() or None
+    if spill_dir is not None and not os.path.isdir(spill_dir):
+        raise WarehouseError(
+            f"the export's spill folder {spill_dir} is not a directory: create it, or point "
+            f"{SPILL_DIR_ENV} (or TMPDIR) at a folder with room for the largest table"
+        )
     if isinstance(source, (str, os.PathLike)):
         with open_warehouse(source, read_only=True) as wh:
             return export_parquet(
@@ -223,6 +233,12 @@ def export_parquet(
                     rows[table.name], files[table.name] = _write_table(
                         con, table, sorter, target, snap_rel, snap, batch_rows, max_rows_per_file
                     )
+        except SpillError as exc:
+            raise WarehouseError(
+                f"Parquet export failed, the current snapshot is unchanged: {exc}. The export "
+                f"needs about the Arrow size of the largest table there (1.7 GB per million "
+                f"assets): set {SPILL_DIR_ENV} (or TMPDIR) to a folder with room"
+            ) from exc
         finally:
             con.execute("ROLLBACK")  # read-only work: nothing to commit
     manifest = {

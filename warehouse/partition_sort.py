@@ -34,6 +34,12 @@ import pyarrow.compute as pc
 #: (8.5 s of 35), and they live for seconds, mostly in the page cache.
 _IPC = pa.ipc.IpcWriteOptions(compression=None)
 
+
+class SpillError(Exception):
+    """The rows could not be written to, or read back from, the spill folder (full disk,
+    permissions). The message names the folder."""
+
+
 #: A partition larger than this (as written to Arrow) is split before sorting.
 DEFAULT_MAX_BUCKET_BYTES = 128 * 2**20
 
@@ -74,10 +80,11 @@ class PartitionSorter:
         """Append rows (in `schema`) to `partition`."""
         if batch.num_rows == 0:
             return
-        spill = self._spills.get(partition)
-        if spill is None:
-            spill = self._spills[partition] = self._open()
-        spill.writer.write_batch(batch)
+        with self._io():
+            spill = self._spills.get(partition)
+            if spill is None:
+                spill = self._spills[partition] = self._open()
+            spill.writer.write_batch(batch)
         spill.nbytes += batch.nbytes
         spill.rows += batch.num_rows
 
@@ -86,13 +93,15 @@ class PartitionSorter:
         batches before asking for the next partition."""
         for name in sorted(self._spills):
             spill = self._spills.pop(name)
-            spill.finish()
+            with self._io():
+                spill.finish()
             yield name, self._sorted(spill)
 
     def close(self) -> None:
         """Delete what is left (after an error or an unfinished iteration)."""
         for spill in self._spills.values():
-            spill.finish()
+            with contextlib.suppress(OSError):  # e.g. the disk that filled up
+                spill.finish()
             _remove(spill.path)
         self._spills.clear()
 
@@ -109,18 +118,28 @@ class PartitionSorter:
         sink = pa.OSFile(path, "wb")
         return _Spill(path, sink, pa.ipc.new_file(sink, self.schema, options=_IPC))
 
+    @contextlib.contextmanager
+    def _io(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:  # pyarrow's IO errors are OSErrors too
+            raise SpillError(f"cannot keep rows in {self.directory} to sort them: {exc}") from exc
+
     def _sorted(self, spill: _Spill) -> Iterator[pa.RecordBatch]:
         buckets: list[_Spill] = []
         try:
             if spill.nbytes <= self.max_bucket_bytes:
-                table = _read_all(spill.path, self.schema)
+                with self._io():
+                    table = _read_all(spill.path, self.schema)
                 _remove(spill.path)
                 yield from self._sort_in_memory(table)
                 return
-            buckets = self._split(spill)
+            with self._io():
+                buckets = self._split(spill)
             _remove(spill.path)
             for bucket in buckets:
-                table = _read_all(bucket.path, self.schema)
+                with self._io():
+                    table = _read_all(bucket.path, self.schema)
                 _remove(bucket.path)
                 yield from self._sort_in_memory(table)
                 del table

@@ -4,6 +4,7 @@ collected after a grace period; the same to S3 (moto's server on loopback)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -24,7 +26,9 @@ import pytest
 from tests.warehouse.conftest import page
 from tests.warehouse.factory import BASE_MS, make_assets
 from warehouse import DuckDBSink
-from warehouse.export import current_snapshot, export_parquet, read_current
+from warehouse.errors import WarehouseError
+from warehouse.export import SPILL_DIR_ENV, current_snapshot, export_parquet, read_current
+from warehouse.partition_sort import PartitionSorter
 
 DAY = 86_400_000
 
@@ -225,3 +229,49 @@ def test_export_to_s3(wh: DuckDBSink, s3_endpoint: str) -> None:
     assert current_snapshot("s3://dash/exports", s3_endpoint=s3_endpoint) == (
         f"s3://dash/exports/snapshots/{second.snapshot}"
     )
+
+
+def test_a_full_spill_folder_fails_clearly_and_keeps_the_current_snapshot(
+    wh: DuckDBSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(wh, 0, 100)
+    dest = str(tmp_path / "parquet")
+    first = export_parquet(wh.connection, dest, batch_rows=32)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setenv(SPILL_DIR_ENV, str(spill))
+    seen: list[str] = []
+    real_open = PartitionSorter._open
+
+    class FullDisk:
+        def __init__(self, writer: Any) -> None:
+            self.writer = writer
+
+        def write_batch(self, batch: Any) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            self.writer.close()
+
+    def full(self: PartitionSorter) -> Any:
+        seen.append(self.directory)
+        s = real_open(self)
+        s.writer = FullDisk(s.writer)  # type: ignore[assignment]
+        return s
+
+    monkeypatch.setattr(PartitionSorter, "_open", full)
+    with pytest.raises(WarehouseError, match=f"No space left on device.*{SPILL_DIR_ENV}"):
+        export_parquet(wh.connection, dest, batch_rows=32)
+    assert seen and all(Path(d).parent == spill for d in seen)  # the env var was used
+    assert list(spill.iterdir()) == []
+    assert current_snapshot(dest) == first.snapshot_path
+    wh.connection.execute("SELECT count(*) FROM assets").fetchone()  # the connection is usable
+
+
+def test_a_missing_spill_folder_is_a_clear_error(
+    wh: DuckDBSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "nope"))
+    with pytest.raises(WarehouseError, match=r"spill folder .*nope is not a directory"):
+        export_parquet(wh.connection, str(tmp_path / "parquet"))
+    assert not (tmp_path / "parquet").exists()
