@@ -15,6 +15,9 @@
      partitions and order from DuckDB alone (how the export worked until this change).
 3. Row counts must agree. Output: a markdown table (stdout, and `<out-dir>/<label>.md` with
    `<label>.json` when `--out-dir` is given).
+4. `--with-cli`: also the nightly run as a user runs it, `python -m pipelines sync` (the sync
+   then the export, Dagster in-process) against a fresh emulator of N assets: its wall time
+   and peak RSS, the export included.
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ def build(assets: int, path: Path) -> float:
             env=contender_env(emu.base_url),
         )
     if not m.ok or m.result.get("rows") != assets:
-        raise SystemExit(f"building the warehouse failed: {m.stderr_tail[-1500:]}")
+        raise SystemExit(
+            f"building the warehouse failed (rc {m.returncode}, result {m.result}): "
+            f"{m.stderr_tail[-1500:]}"
+        )
     return m.wall_s
 
 
@@ -69,6 +75,17 @@ def export(how: str, warehouse: Path, dest: Path) -> Measurement:
     return m
 
 
+def cli_run(assets: int, work: Path) -> Measurement:
+    """`assets-sync sync` (sync + Parquet export) of a fresh emulator, as the schedule runs it."""
+    with EmulatorProcess(assets) as emu:
+        cmd = [sys.executable, "-m", "pipelines", "sync", "--warehouse", str(work / "cli.duckdb")]
+        cmd += ["--parquet-dir", str(work / "cli-parquet"), "--quiet", "--settle-lag-seconds", "0"]
+        m = run_process("cli sync + export", cmd, env=contender_env(emu.base_url))
+    if not m.ok:
+        raise SystemExit(f"the CLI run failed: {m.stderr_tail[-1500:]}")
+    return m
+
+
 def table(rows: dict[str, Measurement], header: str) -> str:
     base = rows["assets-sync"]
     lines = [
@@ -79,8 +96,9 @@ def table(rows: dict[str, Measurement], header: str) -> str:
     ]
     for name, m in rows.items():
         ratio = m.peak_rss_mb / base.peak_rss_mb if base.peak_rss_mb else float("nan")
+        work = m.result.get("work_s")
         lines.append(
-            f"| {name} | {m.wall_s:.2f} | {m.result.get('work_s', float('nan')):.2f} | "
+            f"| {name} | {m.wall_s:.2f} | {'-' if work is None else f'{work:.2f}'} | "
             f"{m.cpu_s:.1f} | {m.peak_rss_mb:.0f} | {ratio:.2f}x | {m.load_avg_1m:.1f} |"
         )
     return "\n".join(lines)
@@ -92,6 +110,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="20k assets (CI smoke)")
     p.add_argument("--warehouse", default=None, help="export this warehouse instead of building")
     p.add_argument("--contenders", default=",".join(CONTENDERS))
+    p.add_argument("--with-cli", action="store_true", help="also `assets-sync sync` + export")
     p.add_argument("--out-dir", default=None)
     p.add_argument("--label", default=None)
     args = p.parse_args()
@@ -115,6 +134,9 @@ def main() -> None:
             rows[how] = export(how, warehouse, work / how)
             shutil.rmtree(work / how, ignore_errors=True)
         counts = {how: m.result.get("rows") for how, m in rows.items()}
+        if args.with_cli:
+            print(f"assets-sync sync (+ export) of {assets:,} assets ...", flush=True)
+            rows["cli sync + export"] = cli_run(assets, work)
         if len({json.dumps(c, sort_keys=True) for c in counts.values()}) != 1:
             raise SystemExit(f"the contenders disagree on row counts: {counts}")
         label = args.label or f"export-{assets}"
