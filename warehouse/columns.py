@@ -68,7 +68,8 @@ def expected_columns(table: str) -> tuple[tuple[str, str], ...]:
 def live_columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[str, str], ...]:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns"
-        " WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        " WHERE table_catalog = current_database() AND table_schema = 'main'"
+        " AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
     return tuple((str(name), str(dtype)) for name, dtype in rows)

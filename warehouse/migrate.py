@@ -59,7 +59,8 @@ def applied_versions(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Versions recorded in `schema_migrations` ([] for a fresh database)."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_schema = 'main' AND table_name = 'schema_migrations'"
+        " WHERE table_catalog = current_database() AND table_schema = 'main'"
+        " AND table_name = 'schema_migrations'"
     ).fetchone()
     if not exists or not exists[0]:
         return []

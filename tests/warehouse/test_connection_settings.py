@@ -1,4 +1,5 @@
-"""The writer's DuckDB settings: a bounded memory limit (configurable), no progress bar."""
+"""The writer's DuckDB settings: a bounded memory limit (configurable), no progress bar, small
+row groups written straight to the file."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pytest
 
 import warehouse.export as export_module
 from tests.warehouse.conftest import page
 from tests.warehouse.factory import BASE_MS, make_assets
 from warehouse import WarehouseError, open_warehouse
-from warehouse.connection import EXPORT_MEMORY_LIMIT_ENV, MEMORY_LIMIT_ENV
+from warehouse.connection import (
+    EXPORT_MEMORY_LIMIT_ENV,
+    MEMORY_LIMIT_ENV,
+    WRITER_ROW_GROUP_SIZE,
+)
 from warehouse.export import export_parquet
 
 
@@ -82,3 +88,24 @@ def test_a_bad_export_limit_is_a_clear_error(
         pytest.raises(WarehouseError, match=f"{EXPORT_MEMORY_LIMIT_ENV}='plenty' is not a size"),
     ):
         export_parquet(wh, str(tmp_path / "parquet"))
+
+
+def test_the_writer_appends_small_row_groups_straight_to_the_file(tmp_path: Path) -> None:
+    """10k rows fill whole row groups of WRITER_ROW_GROUP_SIZE, which DuckDB writes to the file
+    at once instead of logging every row in the WAL and compressing it again at the next
+    checkpoint; a reader opened afterwards, plainly, sees everything."""
+    path = tmp_path / "w.duckdb"
+    n = np.arange(10_000)
+    with open_warehouse(path) as wh:
+        wh.write([page(make_assets(n, BASE_MS + n))])
+        wal = tmp_path / "w.duckdb.wal"
+        assert not wal.exists() or wal.stat().st_size < 2**20  # 10k rows: ~35 MB of WAL before
+        groups = wh.connection.execute(
+            "SELECT row_group_id, sum(count) FROM pragma_storage_info('asset_versions')"
+            " WHERE column_name = 'updated_at' AND segment_type <> 'VALIDITY' GROUP BY 1"
+        ).fetchall()
+        assert len(groups) >= 2 and max(int(c) for _, c in groups) <= WRITER_ROW_GROUP_SIZE
+        (db,) = wh.connection.execute("SELECT current_database()").fetchone() or ("",)
+        assert db == "warehouse"
+    with open_warehouse(path, read_only=True) as ro:
+        assert ro.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (10_000,)
