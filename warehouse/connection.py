@@ -13,7 +13,9 @@ Single writer, two layers:
   for writing (a set guarded by a `threading.Lock`) refuses the second writer up front with
   the same `WarehouseBusyError`. A lock file with `flock` would do the same but adds a file
   beside the database that can outlive a crash and confuse people; the registry needs none,
-  and DuckDB's own lock already covers other processes.
+  and DuckDB's own lock already covers other processes. (The writer's connection ATTACHes
+  the file, see `_attach_for_writing`, and DuckDB also refuses a second attach of it in the
+  process; the registry keeps the clearer message.)
 """
 
 from __future__ import annotations
