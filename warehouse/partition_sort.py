@@ -51,10 +51,16 @@ class _Spill:
     writer: pa.ipc.RecordBatchFileWriter
     nbytes: int = 0
     rows: int = 0
+    finished: bool = False
 
     def finish(self) -> None:
-        self.writer.close()
-        self.sink.close()
+        """Close the file for writing (once; a second call does nothing)."""
+        if not self.finished:
+            self.finished = True
+            try:
+                self.writer.close()
+            finally:
+                self.sink.close()
 
 
 @dataclass
@@ -164,8 +170,9 @@ class PartitionSorter:
         keys = _column(spill.path, key)
         parts = max(2, -(-spill.nbytes // self.max_bucket_bytes))
         boundaries = _boundaries(keys, parts)
-        buckets = [self._open() for _ in range(len(boundaries) + 1)]
+        buckets: list[_Spill] = []
         try:
+            buckets.extend(self._open() for _ in range(len(boundaries) + 1))
             with pa.OSFile(spill.path, "rb") as source:
                 reader = pa.ipc.open_file(source)
                 for i in range(reader.num_record_batches):
@@ -173,10 +180,14 @@ class PartitionSorter:
                     where = _bucket_of(batch.column(key), boundaries)
                     for b in np.unique(where):
                         buckets[b].writer.write_batch(batch.filter(pa.array(where == b)))
-        finally:
             for bucket in buckets:
-                bucket.writer.close()
-                bucket.sink.close()
+                bucket.finish()
+        except BaseException:
+            for bucket in buckets:
+                with contextlib.suppress(OSError):
+                    bucket.finish()
+                _remove(bucket.path)
+            raise
         return buckets
 
 
@@ -197,8 +208,8 @@ def _column(path: str, name: str) -> pa.ChunkedArray:
 
 
 def _comparable(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Values as a NumPy array that orders like DuckDB (timestamps as int64, strings as bytes);
-    NULL sorts last, so it becomes the greatest value (None is handled by the caller)."""
+    """Values as a NumPy array that orders like DuckDB (timestamps as int64, strings as UTF-8
+    bytes). NULL sorts last: it becomes int64's maximum, or bytes above any UTF-8 string."""
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         values = values.cast(pa.int64())
     if pa.types.is_integer(values.type):

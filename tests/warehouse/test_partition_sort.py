@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warehouse.partition_sort import PartitionSorter
+from warehouse.partition_sort import PartitionSorter, SpillError
 
 SCHEMA = pa.schema(
     [
@@ -144,3 +144,39 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         PartitionSorter(str(tmp_path), SCHEMA, ["nope"])
     with pytest.raises(ValueError, match="positive"):
         PartitionSorter(str(tmp_path), SCHEMA, ["ts"], max_bucket_bytes=0)
+
+
+def test_a_failure_while_splitting_leaves_no_file(tmp_path: Path) -> None:
+    """The disk fills up while a large partition is cut into buckets: SpillError, and every
+    file (the partition's, the buckets') is gone."""
+    table = _table([("2026-01", i % 50, "a", 0) for i in range(2_000)])
+    real_open = PartitionSorter._open
+    opened = 0
+
+    class FullDisk:
+        def __init__(self, writer: Any) -> None:
+            self.writer = writer
+
+        def write_batch(self, batch: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            self.writer.close()
+
+    def open_(self: PartitionSorter) -> Any:
+        nonlocal opened
+        opened += 1
+        spill = real_open(self)
+        if opened > 1:  # the buckets, not the partition's own file
+            spill.writer = FullDisk(spill.writer)  # type: ignore[assignment]
+        return spill
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PartitionSorter, "_open", open_)
+        with PartitionSorter(str(tmp_path), SCHEMA, ["ts"], 1_000, 100) as s:
+            s.add("2026-01", table.to_batches()[0])
+            _, batches = next(s.partitions())
+            with pytest.raises(SpillError, match=f"cannot keep rows in {tmp_path}.*No space"):
+                next(batches)
+    assert opened > 2
+    assert os.listdir(tmp_path) == []
