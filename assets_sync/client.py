@@ -40,6 +40,7 @@ from assets_sync.errors import (
     ThrottledError,
     redact,
 )
+from assets_sync.latency import RecentDurations
 from assets_sync.ratelimit import RateLimiter
 from assets_sync.retry import RetryPolicy
 
@@ -100,6 +101,9 @@ class AssetsClient:
         self._rng = random.Random()
         self._lock = threading.Lock()
         self._stats = ClientStats()
+        #: wall time of recent requests, body included (no limiter or retry waits): the fetch
+        #: gate sizes the number of fetch threads from it (`assets_sync.latency`)
+        self.request_times = RecentDurations()
         self._secrets = auth.secrets(settings.credentials)
         timeout = httpx.Timeout(
             connect=settings.connect_timeout_s,
@@ -191,6 +195,7 @@ class AssetsClient:
 
     def _attempt(self, query: Params, attempt: int) -> Page:
         self._count(requests=1)
+        sent = time.perf_counter()
         try:
             response = self._http.get(
                 "/assets", params=list(query), headers={"Authorization": self._auth_header}
@@ -199,6 +204,7 @@ class AssetsClient:
             raise NetworkError(f"timeout: {type(exc).__name__}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise NetworkError(f"connection failed: {type(exc).__name__}: {exc}") from exc
+        self.request_times.add(time.perf_counter() - sent)
         status = response.status_code
         if status == 200:
             return _parse_page(response.content, response.headers, query, attempt)

@@ -7,7 +7,8 @@ plan: ledger slices (resumed) + new slices for the gaps of the target window
   -> N fetch threads take slices from a `SliceScheduler` (scheduling.py): planned slices
      first, then pieces split off running slices, so no thread idles while work is left;
      each paginates its slice and normalizes each page in the thread, page by page through
-     a `FetchGate` (gate.py) that lets fewer threads work while the writer is the bottleneck
+     a `FetchGate` (gate.py) that lets fewer threads work while the server answers fast
+     (request times, latency.py) or while the writer is the bottleneck
   -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
   -> the calling thread drains the queue into a `WriteBuffer` (batching.py): pages are
      buffered until `max_rows_per_write` rows (or `max_write_delay_s`, or the end), then
@@ -53,6 +54,7 @@ from typing import Literal
 from assets_sync.batching import WriteBuffer
 from assets_sync.client import AssetsClient, ClientStats
 from assets_sync.gate import FetchGate
+from assets_sync.latency import REQUEST_QUANTILE, RecentDurations, next_fetchers
 from assets_sync.normalize import normalize
 from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
 from assets_sync.planning import (
@@ -77,6 +79,35 @@ Mode = Literal["sync", "backfill"]
 
 #: how often the engine tells the fetch gate how much the writer held it back
 _GATE_INTERVAL_S = 0.5
+
+
+class _LatencySizer:
+    """Moves the fetch gate's cap with the queueing the request times show (latency.py).
+
+    Once per round of requests (one per thread allowed in, at least 4): `now` is the median
+    of the round's request times, `least` the fastest recent one, and the cap becomes
+    `next_fetchers(n, least, now)` for the `n` threads allowed in. It widens only while the
+    cap is what holds threads back.
+    """
+
+    def __init__(self, times: RecentDurations, gate: FetchGate) -> None:
+        self.times, self.gate = times, gate
+        self.seen = times.count
+
+    def update(self) -> None:
+        count = self.times.count
+        round_size = max(4, self.gate.limit)
+        if count - self.seen < round_size:
+            return
+        self.seen = count
+        now = self.times.quantile(REQUEST_QUANTILE, last=round_size)
+        least = self.times.least()
+        if now is not None and least is not None:
+            gate = self.gate
+            n = gate.limit
+            new = next_fetchers(n, least, now, gate.lo, gate.hi, widen=gate.cap_binds)
+            if new != n:
+                gate.set_cap(new)
 
 
 def now_ms() -> int:
@@ -176,6 +207,7 @@ class _Run:
         self.move_watermark = False
         self.splits = 0
         self.fetchers_min = 0
+        self.fetchers_max = 0
 
     # -- planning ------------------------------------------------------------------------
     def target(
@@ -243,14 +275,17 @@ class _Run:
     # -- fetching (pool threads) ---------------------------------------------------------
     def _fetch_loop(self, scheduler: SliceScheduler, gate: FetchGate) -> None:
         """One fetch thread: slices from the scheduler until none is left or the run stops."""
-        while not self.stop.is_set():
-            state = scheduler.take(self.stop)
-            if state is None:
-                return
+        while gate.seat(self.stop):
             try:
-                self._fetch_slice(state, scheduler, gate)
+                state = scheduler.take(self.stop)
+                if state is None:
+                    return
+                try:
+                    self._fetch_slice(state, scheduler, gate)
+                finally:
+                    scheduler.release(state.slice_id)
             finally:
-                scheduler.release(state.slice_id)
+                gate.unseat()
 
     def _fetch_slice(self, state: SliceState, scheduler: SliceScheduler, gate: FetchGate) -> None:
         stats = PaginationStats()
@@ -316,7 +351,8 @@ class _Run:
             ending=lambda: scheduler.rows_left() <= cfg.max_rows_per_write,
         )
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency
-        gate = FetchGate(min(cfg.min_active_fetchers, threads), threads)
+        gate = FetchGate(min(cfg.min_active_fetchers, threads), threads, cfg.initial_fetchers)
+        sizer = _LatencySizer(self.client.request_times, gate)
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assets-fetch")
         tick, blocked = time.monotonic(), 0.0
         try:
@@ -325,6 +361,7 @@ class _Run:
             ]
             while True:
                 now = time.monotonic()
+                sizer.update()
                 if now - tick >= _GATE_INTERVAL_S:
                     gate.adjust((writer.blocked_s - blocked) / (now - tick))
                     tick, blocked = now, writer.blocked_s
@@ -344,6 +381,7 @@ class _Run:
         finally:
             self.splits += scheduler.splits
             self.fetchers_min = gate.lowest
+            self.fetchers_max = gate.highest
             self.stop.set()  # no-op after success; otherwise fetchers stop at their next page
             pool.shutdown(wait=True, cancel_futures=True)
             writer.close()
@@ -392,6 +430,7 @@ class _Run:
         c.tie_groups = sum(s.tie_groups for s in self.slice_stats)
         c.splits = self.splits
         c.fetchers_min = self.fetchers_min
+        c.fetchers_max = self.fetchers_max
         c.overlap_dropped = sum(s.overlap_dropped for s in self.slice_stats)
 
     def _emit(

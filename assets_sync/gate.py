@@ -2,19 +2,28 @@
 
 A fetch thread waits for the server most of the time when requests are slow, and holds the
 GIL most of the time when they are fast (loopback, a nearby API): then extra threads only add
-GIL hand-offs. Measured over loopback, 100k assets: 12 threads 13.7-13.8 s, 4 threads
-13.1-13.4 s, 2 threads 11.7 s (and 14-26 MB less), because the WRITER is the bottleneck there
-and every CPU cycle the fetchers waste is one it does not get. At 100 ms per request, 12
-threads are 6.45x one stream and 8 only 5.55x. No fixed number is right for both, so:
+GIL hand-offs. No fixed number is right for both (latency.py has the numbers), so two bounds
+move independently, and the threads allowed in are the lower of the two:
 
-- the gate starts wide open (`hi`): slow servers need every thread from the first request;
-- the engine reports, every half second, the share of time it spent blocked on the writer
-  (both write buffers full). That share comes in bursts (blocked while a 10k-row write
-  finishes, free while the next buffer fills: ~1.4 s a cycle over loopback), so the gate
-  follows its moving average (`smoothing` of the newest report, about 1.5 s of memory);
-- above `busy_share`, fetching outruns writing: the gate narrows by half (not below
-  `lo`); under `idle_share`, with threads waiting at the gate, it widens by a half (not
-  above `hi`).
+- the CAP follows the server (`set_cap`, from `latency.next_fetchers`): it starts at
+  `start` (`SyncConfig.initial_fetchers`, a few threads), drops while requests queue at the
+  server or for the GIL, and doubles while they do not (100 ms per request: 4, 8, 12 in
+  the first two rounds; loopback: 3). Request times taken among 12 competing threads are
+  inflated several times over loopback, so the cap starts low, where they are accurate;
+- the LIMIT follows the writer: the engine reports, every half second, the share of time it
+  spent blocked on the writer (both write buffers full). That share comes in bursts (blocked
+  while a 10k-row write finishes, free while the next buffer fills: ~1.4 s a cycle over
+  loopback), so the gate follows its moving average (`smoothing` of the newest report,
+  about 1.5 s of memory). Above `busy_share`, fetching outruns writing: the bound in force
+  is halved (not below `lo`); under `idle_share`, with threads waiting at the gate, the
+  limit widens by a half (not above `hi`). Measured over loopback before the cap existed:
+  12 threads 13.7 s per 100k assets, 2 threads 11.7 s, because the writer was the bottleneck
+  and every CPU cycle the fetchers waste is one it does not get.
+
+Two doors use the same bound: `seat()` before a thread takes a slice, and `with gate:`
+around each page. A thread beyond the bound therefore waits without a slice instead of
+sitting on one that nobody fetches (which the working threads would then split, one extra
+request each: 36 splits instead of 3 per 100k assets, measured).
 
 The gate only orders when threads fetch; which pages are fetched and how they are committed
 do not change, so no guarantee of the engine depends on it.
@@ -47,13 +56,16 @@ def next_limit(
 class FetchGate:
     """A resizable semaphore for the fetch threads: `with gate:` around each page."""
 
-    def __init__(self, lo: int, hi: int) -> None:
+    def __init__(self, lo: int, hi: int, start: int | None = None) -> None:
         if not 1 <= lo <= hi:
             raise ValueError(f"the gate needs 1 <= lo <= hi (got lo={lo}, hi={hi})")
         self.lo, self.hi = lo, hi
         self._limit = hi
-        self.lowest = hi  # the narrowest the gate has been
+        self._cap = hi if start is None else max(lo, min(hi, start))
+        self.lowest = self._cap  # the narrowest the gate has been
+        self.highest = self._cap  # the widest the gate has been
         self._active = 0
+        self._seated = 0  # threads holding a slice (see `seat`)
         self._waiting = 0
         self._cond = threading.Condition()
         self.changes = 0  # how many times the limit moved (diagnostics and tests)
@@ -62,7 +74,34 @@ class FetchGate:
 
     @property
     def limit(self) -> int:
-        return self._limit
+        """How many threads may be inside now: the lower of the writer's and the latency's."""
+        return min(self._limit, self._cap)
+
+    @property
+    def cap(self) -> int:
+        return self._cap
+
+    @property
+    def cap_binds(self) -> bool:
+        """The cap, not the writer, is what holds threads back, and some are held back."""
+        with self._cond:
+            return self._cap <= self._limit and self._waiting > 0
+
+    def set_cap(self, cap: int) -> int:
+        """Bound the limit by `cap` (clamped to [lo, hi]), the latency's thread count."""
+        with self._cond:
+            cap = max(self.lo, min(self.hi, cap))
+            if cap != self._cap:
+                self.changes += 1
+                self._cap = cap
+                self._note()
+                self._cond.notify_all()
+            return cap
+
+    def _note(self) -> None:
+        now = min(self._limit, self._cap)
+        self.lowest = min(self.lowest, now)
+        self.highest = max(self.highest, now)
 
     @property
     def waiting(self) -> int:
@@ -72,19 +111,48 @@ class FetchGate:
         """Move the limit for the share of the last interval the writer was the bottleneck."""
         with self._cond:
             self._share += self.smoothing * (blocked_share - self._share)
-            new = next_limit(self._limit, self._share, self._waiting, self.lo, self.hi)
+            # Narrow from the limit in force (halving a bound far above the cap would change
+            # nothing); widen the writer's own bound (the cap may be what holds threads back).
+            base = min(self._limit, self._cap)
+            new = next_limit(base, self._share, self._waiting, self.lo, self.hi)
+            if new >= base:
+                new = next_limit(self._limit, self._share, self._waiting, self.lo, self.hi)
             if new != self._limit:
                 self.changes += 1
                 self._limit = new
-                self.lowest = min(self.lowest, new)
+                self._note()
                 self._cond.notify_all()
             return new
+
+    def seat(self, stop: threading.Event) -> bool:
+        """Wait until fewer threads hold a slice than the limit allows, then hold a seat.
+
+        A thread takes a slice only once seated, so threads beyond the limit wait WITHOUT a
+        slice: otherwise each would sit on one that nobody fetches, and the threads that do
+        work would split those slices for nothing. False (no seat) once `stop` is set.
+        """
+        with self._cond:
+            self._waiting += 1
+            try:
+                while not stop.is_set() and self._seated >= min(self._limit, self._cap):
+                    self._cond.wait(timeout=0.1)
+                if stop.is_set():
+                    return False
+            finally:
+                self._waiting -= 1
+            self._seated += 1
+            return True
+
+    def unseat(self) -> None:
+        with self._cond:
+            self._seated -= 1
+            self._cond.notify_all()
 
     def __enter__(self) -> FetchGate:
         with self._cond:
             self._waiting += 1
             try:
-                while self._active >= self._limit:
+                while self._active >= min(self._limit, self._cap):
                     self._cond.wait()
             finally:
                 self._waiting -= 1

@@ -21,12 +21,15 @@ class SyncConfig:
     # 16 slices, 12 fetch threads. A thread without a planned slice left splits a running one
     # (scheduling.py), so the plan only sets where the threads start. At 100 ms per request,
     # 8 threads gave 5.3-5.6x one stream, 12 gave 6.1x and 16 gave 5.7-5.9x (the process's CPU
-    # is the limit there). Over loopback, 12 threads cost 3 % more than 8 (GIL contention).
+    # is the limit there). Over loopback the gate lets ~3 of them work (latency.py).
     slices: int = 16  # at most this many new slices per gap of the target window
-    concurrency: int = 12  # fetch threads
-    #: while the writer is the bottleneck, fewer threads fetch at once, down to this many
-    #: (gate.py): over loopback 2 threads were 15 % faster than 12; = concurrency: fixed
+    concurrency: int = 12  # fetch threads: the most that fetch at once
+    #: the fewest threads the gate lets fetch at once, while the writer is the bottleneck or
+    #: the server answers fast (gate.py); = concurrency: a fixed number of threads
     min_active_fetchers: int = 2
+    #: fetch threads allowed before the first request times are known; then the server's
+    #: latency sets the count (latency.py): a few over loopback, every thread at 100 ms
+    initial_fetchers: int = 4
     page_size: int = 100
     start_ms: int | None = None  # first sync: start here instead of the earliest asset
     min_slice_ms: int = 60 * 60_000  # do not split below one hour per slice
@@ -50,6 +53,8 @@ class SyncConfig:
             raise ValueError("concurrency, slices and max_pages_in_flight must be >= 1")
         if self.min_active_fetchers < 1:
             raise ValueError("min_active_fetchers must be >= 1")
+        if self.initial_fetchers < 1:
+            raise ValueError("initial_fetchers must be >= 1")
         if self.min_split_pages < 0:
             raise ValueError("min_split_pages must be >= 0 (0: never split a running slice)")
         if self.max_rows_per_write < 1 or self.max_write_delay_s < 0:
@@ -76,6 +81,7 @@ class SyncCounts:
     overlap_dropped: int = 0
     splits: int = 0  # running slices split for an idle thread
     fetchers_min: int = 0  # the fewest fetch threads the gate let work at once (gate.py)
+    fetchers_max: int = 0  # the most fetch threads the gate let work at once
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

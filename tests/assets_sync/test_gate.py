@@ -124,11 +124,82 @@ def test_a_slow_writer_narrows_the_gate_and_everything_still_arrives() -> None:
     assert report.counts.fetchers_min == 2  # narrowed down to min_active_fetchers
 
 
-def test_a_fast_writer_keeps_every_thread_and_a_fixed_gate_never_moves() -> None:
-    for config, expected in ((_config(), 6), (_config(min_active_fetchers=6), 6)):
-        api = FakeApi(dataset(200))
+def test_a_distant_server_gets_every_thread_and_a_fixed_gate_never_moves() -> None:
+    def distant(api: FakeApi, n: int) -> None:
+        time.sleep(0.03)  # every answer takes 30 ms, however many are in flight
+
+    for config, low in ((_config(), 4), (_config(min_active_fetchers=6), 6)):
+        api = FakeApi(dataset(200), on_request=distant)
         sink = MemorySink()
         with client_for(api) as client:
             report = run_sync(client, sink, StreamKey("proj_test"), config, run_start_ms=NOW)
         assert set(sink.current) == set(api.assets)
-        assert report.counts.fetchers_min == expected
+        assert report.counts.fetchers_max == 6  # from initial_fetchers (4) up to concurrency
+        assert report.counts.fetchers_min == low  # a fixed gate (lo == hi) never moved
+
+
+def test_a_server_that_queues_gets_fewer_threads_and_everything_still_arrives() -> None:
+    inflight = 0
+    lock = threading.Lock()
+
+    def queueing(api: FakeApi, n: int) -> None:
+        nonlocal inflight
+        with lock:
+            inflight += 1
+            mine = inflight
+        time.sleep(0.002 * mine * mine)  # a server whose answers slow down with the load
+        with lock:
+            inflight -= 1
+
+    api = FakeApi(dataset(450), on_request=queueing)
+    sink = MemorySink()
+    with client_for(api) as client:
+        report = run_sync(client, sink, StreamKey("proj_test"), _config(), run_start_ms=NOW)
+    assert set(sink.current) == set(api.assets)
+    assert report.counts.fetchers_max == 4  # never widened past initial_fetchers
+    assert report.counts.fetchers_min < 4  # narrowed: more than 3 requests were queueing
+
+
+def test_never_more_threads_hold_a_slice_than_the_limit() -> None:
+    gate = FetchGate(1, 8, start=3)
+    stop = threading.Event()
+    seated: list[int] = []
+    now = 0
+    lock = threading.Lock()
+
+    def worker() -> None:
+        nonlocal now
+        while gate.seat(stop):
+            with lock:
+                now += 1
+                seated.append(now - gate.limit)
+            time.sleep(0.002)
+            with lock:
+                now -= 1
+            gate.unseat()
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for cap in (3, 5, 2, 8, 1):
+        time.sleep(0.03)
+        gate.set_cap(cap)
+    time.sleep(0.03)
+    stop.set()
+    for t in threads:
+        t.join(5)
+        assert not t.is_alive()  # `stop` releases the threads waiting for a seat
+    # A lower cap binds new seats at once; seats taken before it are kept until left.
+    assert max(seated) <= 8 - 1
+    assert gate.lowest == 1 and gate.highest == 8
+    assert gate.set_cap(99) == 8 and gate.set_cap(0) == 1  # clamped to [lo, hi]
+
+
+def test_the_writer_narrows_from_the_limit_in_force_not_from_a_bound_above_it() -> None:
+    gate = FetchGate(1, 12, start=4)
+    assert gate.limit == 4
+    for _ in range(3):
+        gate.adjust(1.0)  # the writer holds the run back: halve what is in force (4), not 12
+    assert gate.limit == 1
+    gate.set_cap(12)
+    assert gate.limit == 1  # the writer's bound still holds

@@ -1,0 +1,107 @@
+"""How many fetch threads the server's answers call for, read from the request times.
+
+Fetch threads exist to hide the server's latency: while one waits for a page, another parses
+and normalizes the page before. When the server answers fast (loopback, a nearby API) the
+threads only queue: at the server, and for the GIL after each socket read, and every extra
+thread COSTS CPU (GIL hand-offs, caches). Measured on this 2-core box, 100k emulator assets:
+per-page CPU of a fetch thread 5.2 ms alone and 8-14 ms among 12; 12 threads 12.4-13.3 s of
+work, 3 threads 10.8-11.1 s. At 100 ms per request 12 threads are 6.3-6.9x one stream, 8 only
+5.5x. No fixed number is right for both.
+
+The queueing shows in the request times, as in TCP Vegas: with `n` requests in flight,
+`n * (1 - least / now)` of them wait beyond the best time seen (`least`: the fastest recent
+request; `now`: the median of the latest round, one request per thread). Over loopback that
+is 3 or more at 4 threads (requests take 10-20 ms for a server that answers in 4-5 ms); at
+100 ms latency it stays near 0 at 12 threads (105 ms against 103 ms). `next_fetchers` removes
+threads while more than `beta` requests queue and doubles them while fewer than `alpha` do.
+
+The median of the latest round, not a longer window: after each change it reflects the new
+count, and the first round is not mixed with the run's single planning request. The estimate
+must also START low: requests measured while 12 threads
+compete over loopback take 10-75 ms even at their fastest, which would look like a distant
+server and keep all 12 (`SyncConfig.initial_fetchers`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+#: the quantile of the latest round of request times taken as "now"
+REQUEST_QUANTILE = 0.5
+#: fewer requests queued than this: double the threads; more than BETA: remove a quarter
+ALPHA = 1.0
+BETA = 3.0
+
+
+def queued_requests(n: int, least_s: float, now_s: float) -> float:
+    """Requests of `n` in flight that wait beyond the fastest time seen (never negative)."""
+    if now_s <= 0 or least_s >= now_s:
+        return 0.0
+    return n * (1.0 - max(0.0, least_s) / now_s)
+
+
+def next_fetchers(
+    n: int,
+    least_s: float,
+    now_s: float,
+    lo: int,
+    hi: int,
+    alpha: float = ALPHA,
+    beta: float = BETA,
+    *,
+    widen: bool = True,
+) -> int:
+    """The fetch thread count after `n`, for requests at `now_s` against a best of `least_s`.
+
+    Always within [lo, hi]. Decreases (or stays at `lo`) while more than `beta` requests
+    queue, increases (or stays at `hi`) while fewer than `alpha` do, else stays. `widen`
+    False: never increases (little queueing proves nothing when fewer than `n` threads
+    were asking, at the end of a run or while the writer holds them back).
+    """
+    if not 1 <= lo <= hi:
+        raise ValueError(f"need 1 <= lo <= hi (got lo={lo}, hi={hi})")
+    queued = queued_requests(n, least_s, now_s)
+    if queued > beta:
+        n -= max(1, n // 4)
+    elif queued < alpha and widen:
+        n *= 2
+    return max(lo, min(hi, n))
+
+
+class RecentDurations:
+    """Durations (seconds) recorded from any thread: quantiles of the latest `size`, and the
+    least of the latest `long_size` (the best the server has recently done)."""
+
+    def __init__(self, size: int = 32, long_size: int = 256) -> None:
+        if not 1 <= size <= long_size:
+            raise ValueError(f"need 1 <= size <= long_size (got {size}, {long_size})")
+        self._latest: deque[float] = deque(maxlen=size)
+        self._long: deque[float] = deque(maxlen=long_size)
+        self._lock = threading.Lock()
+        self.count = 0  # every duration ever recorded
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._latest.append(seconds)
+            self._long.append(seconds)
+            self.count += 1
+
+    def least(self) -> float | None:
+        """The least of the latest `long_size` durations; None before any."""
+        with self._lock:
+            return min(self._long) if self._long else None
+
+    def quantile(self, q: float, last: int | None = None, min_samples: int = 4) -> float | None:
+        """The `q` quantile (nearest rank) of the latest `last` durations (at most `size`);
+        None with fewer than `min_samples` of them."""
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"q must be within [0, 1] (got {q})")
+        with self._lock:
+            values = list(self._latest)
+        if last is not None:
+            values = values[-last:] if last > 0 else []
+        values.sort()
+        if not values or len(values) < min_samples:
+            return None
+        return values[round(q * (len(values) - 1))]
