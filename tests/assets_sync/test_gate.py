@@ -128,13 +128,13 @@ def test_a_distant_server_gets_every_thread_and_a_fixed_gate_never_moves() -> No
     def distant(api: FakeApi, n: int) -> None:
         time.sleep(0.03)  # every answer takes 30 ms, however many are in flight
 
-    for config, low in ((_config(), 4), (_config(min_active_fetchers=6), 6)):
+    for config, low in ((_config(initial_fetchers=2), 2), (_config(min_active_fetchers=6), 6)):
         api = FakeApi(dataset(200), on_request=distant)
         sink = MemorySink()
         with client_for(api) as client:
             report = run_sync(client, sink, StreamKey("proj_test"), config, run_start_ms=NOW)
         assert set(sink.current) == set(api.assets)
-        assert report.counts.fetchers_max == 6  # from initial_fetchers (4) up to concurrency
+        assert report.counts.fetchers_max == 6  # from initial_fetchers (2) up to concurrency
         assert report.counts.fetchers_min == low  # a fixed gate (lo == hi) never moved
 
 
@@ -154,7 +154,8 @@ def test_a_server_that_queues_gets_fewer_threads_and_everything_still_arrives() 
     api = FakeApi(dataset(450), on_request=queueing)
     sink = MemorySink()
     with client_for(api) as client:
-        report = run_sync(client, sink, StreamKey("proj_test"), _config(), run_start_ms=NOW)
+        config = _config(initial_fetchers=4)
+        report = run_sync(client, sink, StreamKey("proj_test"), config, run_start_ms=NOW)
     assert set(sink.current) == set(api.assets)
     assert report.counts.fetchers_max == 4  # never widened past initial_fetchers
     assert report.counts.fetchers_min < 4  # narrowed: more than 3 requests were queueing
