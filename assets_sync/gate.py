@@ -92,16 +92,17 @@ class FetchGate:
         with self._cond:
             cap = max(self.lo, min(self.hi, cap))
             if cap != self._cap:
-                self.changes += 1
                 self._cap = cap
-                self._note()
-                self._cond.notify_all()
+                self._moved()
             return cap
 
-    def _note(self) -> None:
+    def _moved(self) -> None:
+        """After a bound moved (lock held): count it, track the range, wake the waiters."""
+        self.changes += 1
         now = min(self._limit, self._cap)
         self.lowest = min(self.lowest, now)
         self.highest = max(self.highest, now)
+        self._cond.notify_all()
 
     @property
     def waiting(self) -> int:
@@ -118,10 +119,8 @@ class FetchGate:
             if new >= base:
                 new = next_limit(self._limit, self._share, self._waiting, self.lo, self.hi)
             if new != self._limit:
-                self.changes += 1
                 self._limit = new
-                self._note()
-                self._cond.notify_all()
+                self._moved()
             return new
 
     def seat(self, stop: threading.Event) -> bool:

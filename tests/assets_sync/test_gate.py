@@ -21,6 +21,25 @@ from tests.assets_sync.test_engine import client_for, dataset
 NOW = 2_000_000
 
 
+class _Occupancy:
+    """Counts the threads in a block and records, at each entry, how far over the gate's
+    limit they were."""
+
+    def __init__(self, gate: FetchGate) -> None:
+        self.gate = gate
+        self.inside = 0
+        self.excess: list[int] = []
+        self._lock = threading.Lock()
+
+    def stay(self, seconds: float) -> None:
+        with self._lock:
+            self.inside += 1
+            self.excess.append(self.inside - self.gate.limit)
+        time.sleep(seconds)
+        with self._lock:
+            self.inside -= 1
+
+
 @given(
     st.integers(1, 64),
     st.floats(0, 1),
@@ -45,21 +64,13 @@ def test_next_limit_moves_the_right_way_and_stays_in_bounds(
 
 def test_never_more_threads_inside_than_the_limit_even_while_it_moves() -> None:
     gate = FetchGate(2, 8)
-    inside = 0
-    peak: list[int] = []
-    lock = threading.Lock()
     stop = threading.Event()
+    room = _Occupancy(gate)
 
     def worker() -> None:
-        nonlocal inside
         while not stop.is_set():
             with gate:
-                with lock:
-                    inside += 1
-                    peak.append(inside - gate.limit)
-                time.sleep(0.001)
-                with lock:
-                    inside -= 1
+                room.stay(0.001)
 
     threads = [threading.Thread(target=worker) for _ in range(12)]
     for t in threads:
@@ -73,7 +84,7 @@ def test_never_more_threads_inside_than_the_limit_even_while_it_moves() -> None:
         t.join(5)
     # Threads already inside when the limit drops finish their page: only NEW entries obey
     # the lower limit at once, so the excess is bounded by what was inside before.
-    assert max(peak) <= 8 - 2
+    assert max(room.excess) <= 8 - 2
     assert gate.lowest == 2 and gate.changes >= 3  # it went down, up, and down again
 
 
@@ -164,19 +175,11 @@ def test_a_server_that_queues_gets_fewer_threads_and_everything_still_arrives() 
 def test_never_more_threads_hold_a_slice_than_the_limit() -> None:
     gate = FetchGate(1, 8, start=3)
     stop = threading.Event()
-    seated: list[int] = []
-    now = 0
-    lock = threading.Lock()
+    room = _Occupancy(gate)
 
     def worker() -> None:
-        nonlocal now
         while gate.seat(stop):
-            with lock:
-                now += 1
-                seated.append(now - gate.limit)
-            time.sleep(0.002)
-            with lock:
-                now -= 1
+            room.stay(0.002)
             gate.unseat()
 
     threads = [threading.Thread(target=worker) for _ in range(10)]
@@ -191,7 +194,7 @@ def test_never_more_threads_hold_a_slice_than_the_limit() -> None:
         t.join(5)
         assert not t.is_alive()  # `stop` releases the threads waiting for a seat
     # A lower cap binds new seats at once; seats taken before it are kept until left.
-    assert max(seated) <= 8 - 1
+    assert max(room.excess) <= 8 - 1
     assert gate.lowest == 1 and gate.highest == 8
     assert gate.set_cap(99) == 8 and gate.set_cap(0) == 1  # clamped to [lo, hi]
 
