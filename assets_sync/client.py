@@ -101,8 +101,8 @@ class AssetsClient:
         self._rng = random.Random()
         self._lock = threading.Lock()
         self._stats = ClientStats()
-        #: wall time of recent requests, body included (no limiter or retry waits): the fetch
-        #: gate sizes the number of fetch threads from it (`assets_sync.latency`)
+        #: wall time of recent successful requests, body included (no limiter or retry
+        #: waits): the fetch gate sizes the number of fetch threads from it (latency.py)
         self.request_times = RecentDurations()
         self._secrets = auth.secrets(settings.credentials)
         timeout = httpx.Timeout(
@@ -204,9 +204,11 @@ class AssetsClient:
             raise NetworkError(f"timeout: {type(exc).__name__}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise NetworkError(f"connection failed: {type(exc).__name__}: {exc}") from exc
-        self.request_times.add(time.perf_counter() - sent)
         status = response.status_code
         if status == 200:
+            # Only full answers: a fast 429 or 5xx would pass for the server's best time and
+            # make every real answer look queued (the fetch gate would drop to its minimum).
+            self.request_times.add(time.perf_counter() - sent)
             return _parse_page(response.content, response.headers, query, attempt)
         detail = self.redact(_error_detail(response.content))
         where = f"GET /assets?{_describe(query)}"

@@ -219,3 +219,19 @@ def test_counters_are_thread_safe() -> None:
     for t in threads:
         t.join()
     assert client.stats.pages == 100 and client.stats.requests == 100
+
+
+def test_only_full_answers_are_timed_for_the_fetch_gate() -> None:
+    # A fast 429 or 500 would pass for the server's best time and make every real answer
+    # look queued: the fetch gate sizes its threads from these times (latency.py).
+    answers: list[httpx.Response | Exception] = [
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.Response(500),
+    ]
+    client, _, _ = make(answers)
+    client.list_page({})
+    client.list_page({})
+    times = client.request_times
+    assert times.count == 2 and client.stats.requests == 4
+    least = times.least()
+    assert least is not None and least >= 0.0
