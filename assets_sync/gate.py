@@ -79,10 +79,6 @@ class FetchGate:
         return min(self._limit, self._cap)
 
     @property
-    def cap(self) -> int:
-        return self._cap
-
-    @property
     def cap_binds(self) -> bool:
         """The cap, not the writer, is what holds threads back, and some are held back."""
         with self._cond:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from itertools import islice
 
 #: the quantile of the latest round of request times taken as "now"
 REQUEST_QUANTILE = 0.5
@@ -70,38 +71,35 @@ def next_fetchers(
 
 
 class RecentDurations:
-    """Durations (seconds) recorded from any thread: quantiles of the latest `size`, and the
-    least of the latest `long_size` (the best the server has recently done)."""
+    """Durations (seconds) recorded from any thread, the latest `long_size` kept: quantiles of
+    the latest `size` (or fewer), and the least of all kept (the server's recent best)."""
 
     def __init__(self, size: int = 32, long_size: int = 256) -> None:
         if not 1 <= size <= long_size:
             raise ValueError(f"need 1 <= size <= long_size (got {size}, {long_size})")
-        self._latest: deque[float] = deque(maxlen=size)
-        self._long: deque[float] = deque(maxlen=long_size)
+        self.size = size
+        self._values: deque[float] = deque(maxlen=long_size)
         self._lock = threading.Lock()
         self.count = 0  # every duration ever recorded
 
     def add(self, seconds: float) -> None:
         with self._lock:
-            self._latest.append(seconds)
-            self._long.append(seconds)
+            self._values.append(seconds)
             self.count += 1
 
     def least(self) -> float | None:
         """The least of the latest `long_size` durations; None before any."""
         with self._lock:
-            return min(self._long) if self._long else None
+            return min(self._values) if self._values else None
 
     def quantile(self, q: float, last: int | None = None, min_samples: int = 4) -> float | None:
         """The `q` quantile (nearest rank) of the latest `last` durations (at most `size`);
         None with fewer than `min_samples` of them."""
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"q must be within [0, 1] (got {q})")
+        n = self.size if last is None else max(0, min(last, self.size))
         with self._lock:
-            values = list(self._latest)
-        if last is not None:
-            values = values[-last:] if last > 0 else []
-        values.sort()
+            values = sorted(islice(reversed(self._values), n))
         if not values or len(values) < min_samples:
             return None
         return values[round(q * (len(values) - 1))]
