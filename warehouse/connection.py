@@ -105,11 +105,12 @@ def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 #: Rows per row group of what the writer appends (DuckDB's default is 122,880). DuckDB writes
 #: an append straight to the file, compressed, once it fills a row group ("optimistic
 #: writes"); smaller appends go to the WAL at commit, and the checkpoint that the NEXT commit
-#: triggers compresses and writes them again. A sync writes ~10k rows at a time, so with the
+#: triggers compresses and writes them again. A sync wrote ~10k rows at a time, so with the
 #: default every row was written twice: 100k emulator assets, 10k per write, cost 6.7 s of
 #: CPU and 37 MB of WAL per write (the following commit took 0.3 s); with 8192-row groups,
 #: 4.9 s, a 0.2 MB WAL and no checkpoint work left (measured, DuckDB 2.0.1). Row groups of
-#: 8192 rows also prune finer; the file grew 4%.
+#: 8192 rows also prune finer; the file grew 4%. The engine writes one group per write
+#: (`SyncConfig.max_rows_per_write`).
 WRITER_ROW_GROUP_SIZE = 8192
 WRITER_ALIAS = "warehouse"
 
@@ -140,6 +141,13 @@ def _attach_for_writing(path: str) -> duckdb.DuckDBPyConnection:
 #: 128MB: a 1M-asset first sync peaked at 452 MB of RSS (561 MB with 256MB) at the same speed.
 DEFAULT_MEMORY_LIMIT = "128MB"
 MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
+#: `memory_limit` while the engine writes (`DuckDBSink.write`). A write needs one batch of
+#: rows, the classification's hash table and a row group being compressed; the rest of the
+#: buffer pool only caches blocks the writer already wrote, which the next write's scan of
+#: `assets` reads back cheaply. A 1M-asset first sync peaked 66 MB lower at 64MB than at
+#: 128MB, at the same speed (benchmarks/RESULTS.md); 48MB ran out of memory. Readers keep
+#: DEFAULT_MEMORY_LIMIT: `assets-sync report` needs more than 64MB at 1M.
+WRITE_MEMORY_LIMIT = "64MB"
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
@@ -180,6 +188,14 @@ def memory_limit() -> str:
     """DuckDB's `memory_limit` for warehouse connections: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT`
     (e.g. `1GB`) or 128MB."""
     value = _size_from_env(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+    assert value is not None
+    return value
+
+
+def write_memory_limit() -> str:
+    """`memory_limit` while the engine writes: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` when set (a
+    limit the user chose applies to everything), else WRITE_MEMORY_LIMIT."""
+    value = _size_from_env(MEMORY_LIMIT_ENV, WRITE_MEMORY_LIMIT)
     assert value is not None
     return value
 

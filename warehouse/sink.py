@@ -14,9 +14,10 @@ Guarantees (see `assets_sync.sink` for the protocol):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 import duckdb
@@ -40,8 +41,11 @@ from warehouse.connection import (
     canonical_path,
     claim_writer,
     connect,
+    memory_limit,
+    memory_limit_for,
     release_writer,
     transaction,
+    write_memory_limit,
 )
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate, pending_migrations
@@ -69,6 +73,8 @@ class DuckDBSink:
         self._closed = False
         self._replaced = 0  # assets rows replaced since the last compaction
         self._rows_at_open = 0
+        self._limit = memory_limit()
+        self._write_limit = write_memory_limit()
         if not read_only:
             claim_writer(self.path)
         try:
@@ -193,13 +199,32 @@ class DuckDBSink:
             if not pages:
                 return WriteResult()
             try:
-                with transaction(self._con):
-                    result, replaced = write_pages(self._con, pages)
-            except duckdb.ConversionException:
-                with transaction(self._con):
-                    result, replaced = write_pages(self._con, pages, validate_json=True)
+                with self._write_memory():
+                    result, replaced = self._write_pages(pages)
+            except duckdb.OutOfMemoryException:
+                # A batch that does not fit the writer's limit (very large records) is written
+                # again, whole, under the connection's own limit.
+                result, replaced = self._write_pages(pages)
             self._replaced += replaced
             return result
+
+    def _write_pages(self, pages: Sequence[PageBatch]) -> tuple[WriteResult, int]:
+        try:
+            with transaction(self._con):
+                return write_pages(self._con, pages)
+        except duckdb.ConversionException:
+            with transaction(self._con):
+                return write_pages(self._con, pages, validate_json=True)
+
+    @contextlib.contextmanager
+    def _write_memory(self) -> Iterator[None]:
+        """DuckDB's `memory_limit` lowered to the writer's for the block (`connection`:
+        WRITE_MEMORY_LIMIT), so a sync's buffer pool does not grow with the warehouse."""
+        if self._write_limit == self._limit:
+            yield
+            return
+        with memory_limit_for(self._con, self._write_limit):
+            yield
 
     def complete_slices(
         self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None

@@ -1,5 +1,5 @@
-"""The writer's DuckDB settings: a bounded memory limit (configurable), no progress bar, small
-row groups written straight to the file."""
+"""The writer's DuckDB settings: a bounded memory limit (configurable; lower while the engine
+writes), no progress bar, small row groups written straight to the file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import duckdb
 import numpy as np
 import pytest
 
+import warehouse.connection as connection_module
 import warehouse.export as export_module
+import warehouse.sink as sink_module
 from tests.warehouse.conftest import page
 from tests.warehouse.factory import BASE_MS, make_assets
 from warehouse import WarehouseError, open_warehouse
@@ -20,6 +22,7 @@ from warehouse.connection import (
     WRITER_ROW_GROUP_SIZE,
 )
 from warehouse.export import export_parquet
+from warehouse.sink import DuckDBSink
 
 
 def setting(db_path: str, name: str) -> str:
@@ -47,6 +50,70 @@ def test_a_bad_memory_limit_is_a_clear_error(
     monkeypatch.setenv(MEMORY_LIMIT_ENV, value)
     with pytest.raises(WarehouseError, match=f"{MEMORY_LIMIT_ENV}=.* is not a size"):
         open_warehouse(db_path)
+
+
+def _spy_write_limits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The `memory_limit` in force each time the sink merges pages (successful or not)."""
+    seen: list[str] = []
+    real = sink_module.write_pages
+
+    def spy(con: duckdb.DuckDBPyConnection, *args: Any, **kw: Any) -> Any:
+        rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        seen.append(str(rows[0][0]))
+        return real(con, *args, **kw)
+
+    monkeypatch.setattr(sink_module, "write_pages", spy)
+    return seen
+
+
+def _limit(wh: DuckDBSink) -> str:
+    row = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_writes_run_under_the_lower_write_limit_and_readers_keep_theirs(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    seen = _spy_write_limits(monkeypatch)
+    with open_warehouse(db_path) as wh:
+        wh.write([page(make_assets([1, 2], [BASE_MS + 1, BASE_MS + 2]))])
+        wh.write([page(make_assets([2, 3], [BASE_MS + 5, BASE_MS + 3]))])
+        assert _limit(wh) == "122.0 MiB"  # 128MB again for whatever reads next
+        assert wh.connection.execute("SELECT count(*) FROM assets").fetchone() == (3,)
+    assert seen == ["61.0 MiB", "61.0 MiB"]  # 64MB as DuckDB prints it
+
+
+def test_a_limit_from_the_environment_applies_to_writes_too(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1GB")
+    seen = _spy_write_limits(monkeypatch)
+    with open_warehouse(db_path) as wh:
+        wh.write([page(make_assets([1], [BASE_MS + 1]))])
+        assert _limit(wh) == "953.6 MiB"
+    assert seen == ["953.6 MiB"]
+
+
+def test_a_write_too_big_for_the_write_limit_is_retried_under_the_connections(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4MB cannot hold a 10k-row write: DuckDB runs out of memory, the transaction rolls back
+    and the same pages are written again, whole, at 128MB. Nothing is lost or counted twice."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "4MB")
+    seen = _spy_write_limits(monkeypatch)
+    n = np.arange(10_000)
+    with open_warehouse(db_path) as wh:
+        result = wh.write([page(make_assets(n, BASE_MS + n))])
+        assert _limit(wh) == "122.0 MiB"
+        counts = wh.connection.execute(
+            "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_versions)"
+        ).fetchone()
+    assert seen == ["3.8 MiB", "122.0 MiB"]
+    assert (result.new, result.updated, result.unchanged, result.rejected) == (10_000, 0, 0, 0)
+    assert counts == (10_000, 10_000)
 
 
 def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
