@@ -10,6 +10,9 @@ Guarantees (see `assets_sync.sink` for the protocol):
   connections are not safe for concurrent use).
 * Opening applies pending migrations (read-write) and verifies that the asset tables match
   `assets_sync.schema.ASSET_SCHEMA`.
+* Memory: `write()` runs under DuckDB's lower write limit (`connection.WRITE_MEMORY_LIMIT`,
+  64MB) and restores the connection's own (128MB) for whatever reads next; a write that does
+  not fit is rolled back and written again, whole, under the connection's limit.
 """
 
 from __future__ import annotations
