@@ -3,8 +3,9 @@
 The file opens with no network at all: CSS and SVG charts are inline, there is no script, no
 font, no image URL. Figures come from `warehouse.analytics` over a READ-ONLY connection (a
 report never blocks on nor disturbs a writer's data; DuckDB still refuses a read-only open
-while another process writes). The file is written beside its destination and renamed into
-place, so a dashboard serving it never shows half a page.
+while another process writes), under the report's own DuckDB memory limit: its lineage
+figures need more than the writer's 128MB at 1M assets. The file is written beside its
+destination and renamed into place, so a dashboard serving it never shows half a page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.report_html import ReportData, render
-from warehouse import analytics, open_warehouse
+from warehouse import WarehouseError, analytics, open_warehouse
+from warehouse.connection import REPORT_MEMORY_LIMIT_ENV, memory_limit_for, report_memory_limit
 
 
 def collect(con: duckdb.DuckDBPyConnection, warehouse: str, now: datetime) -> ReportData:
@@ -40,8 +42,22 @@ def collect(con: duckdb.DuckDBPyConnection, warehouse: str, now: datetime) -> Re
 def render_report(
     con: duckdb.DuckDBPyConnection, warehouse: str, now: datetime | None = None
 ) -> str:
-    """The page for the warehouse behind `con` (which may be the writer's own connection)."""
-    return render(collect(con, warehouse, now or datetime.now(UTC)))
+    """The page for the warehouse behind `con` (which may be the writer's own connection).
+
+    The figures are read under the report's own DuckDB memory limit (1GB unless
+    `$ASSETS_SYNC_REPORT_MEMORY_LIMIT` says otherwise), then the connection's is restored.
+    """
+    limit = report_memory_limit()
+    try:
+        with memory_limit_for(con, limit):
+            data = collect(con, warehouse, now or datetime.now(UTC))
+    except duckdb.OutOfMemoryException as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise WarehouseError(
+            f"the report ran out of memory under DuckDB's limit of {limit} ({reason}); "
+            f"set {REPORT_MEMORY_LIMIT_ENV} higher, e.g. 4GB"
+        ) from exc
+    return render(data)
 
 
 def write_report(warehouse: str, out: str) -> Path:
