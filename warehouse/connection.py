@@ -145,8 +145,8 @@ MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
 #: rows, the classification's hash table and a row group being compressed; the rest of the
 #: buffer pool only caches blocks the writer already wrote, which the next write's scan of
 #: `assets` reads back cheaply. A 1M-asset first sync peaked 66 MB lower at 64MB than at
-#: 128MB, at the same speed (benchmarks/RESULTS.md); 48MB ran out of memory. Readers keep
-#: DEFAULT_MEMORY_LIMIT: `assets-sync report` needs more than 64MB at 1M.
+#: 128MB, at the same speed (benchmarks/RESULTS.md); 48MB ran out of memory. Other work keeps
+#: DEFAULT_MEMORY_LIMIT (the report and the export have their own, below).
 WRITE_MEMORY_LIMIT = "64MB"
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
@@ -154,8 +154,8 @@ _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.
 EXPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_EXPORT_MEMORY_LIMIT"
 REPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_REPORT_MEMORY_LIMIT"
 #: `memory_limit` while `assets-sync report` reads. Its lineage figures group every asset by
-#: tree (hash tables over all ids, lists of types per tree), which DuckDB cannot spill: at
-#: 1M assets 128MB and 256MB ran out of memory; 512MB took 13.0 s and 707 MB of RSS, 1GB
+#: tree (hash tables over all ids, lists of types per tree), which DuckDB did not fit or
+#: spill: at 1M assets 128MB and 256MB ran out of memory; 512MB took 13.0 s and 707 MB of RSS, 1GB
 #: 10.6 s and 1.2 GB (measured, DuckDB 2.0.1). The report is a short read-only run.
 DEFAULT_REPORT_MEMORY_LIMIT = "1GB"
 
@@ -165,6 +165,11 @@ def _size_from_env(name: str, default: str | None) -> str | None:
     if value is not None and not _SIZE.match(value):
         raise WarehouseError(f"{name}={value!r} is not a size such as 512MB or 2GB")
     return value
+
+
+def _size_or(name: str, default: str) -> str:
+    """`$name` if set (validated), else `default`."""
+    return _size_from_env(name, default) or default
 
 
 def export_memory_limit() -> str | None:
@@ -177,9 +182,7 @@ def export_memory_limit() -> str | None:
 
 def report_memory_limit() -> str:
     """`memory_limit` while the report reads: `$ASSETS_SYNC_REPORT_MEMORY_LIMIT` or 1GB."""
-    value = _size_from_env(REPORT_MEMORY_LIMIT_ENV, DEFAULT_REPORT_MEMORY_LIMIT)
-    assert value is not None
-    return value
+    return _size_or(REPORT_MEMORY_LIMIT_ENV, DEFAULT_REPORT_MEMORY_LIMIT)
 
 
 @contextmanager
@@ -200,17 +203,13 @@ def memory_limit_for(con: duckdb.DuckDBPyConnection, limit: str | None) -> Itera
 def memory_limit() -> str:
     """DuckDB's `memory_limit` for warehouse connections: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT`
     (e.g. `1GB`) or 128MB."""
-    value = _size_from_env(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
-    assert value is not None
-    return value
+    return _size_or(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
 
 
 def write_memory_limit() -> str:
     """`memory_limit` while the engine writes: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` when set (a
     limit the user chose applies to everything), else WRITE_MEMORY_LIMIT."""
-    value = _size_from_env(MEMORY_LIMIT_ENV, WRITE_MEMORY_LIMIT)
-    assert value is not None
-    return value
+    return _size_or(MEMORY_LIMIT_ENV, WRITE_MEMORY_LIMIT)
 
 
 def _translate_open_error(path: str, exc: duckdb.IOException) -> WarehouseError:
