@@ -61,16 +61,19 @@ def read_stream_state(con: duckdb.DuckDBPyConnection, stream: StreamKey) -> Stre
 def plan_slices(
     con: duckdb.DuckDBPyConnection, stream: StreamKey, slices: Sequence[SliceState]
 ) -> None:
-    """Add slices; a slice id already in the ledger keeps its progress (re-planning is safe)."""
+    """Add slices; a slice id already in the ledger keeps its progress (re-planning is safe).
+
+    One statement for all of them: `executemany` runs one per slice, and 16 took ~70 ms, all of
+    it between a first sync's first request and its fetch threads (measured).
+    """
     ensure_stream(con, stream)
     if not slices:
         return
-    con.executemany(
-        "INSERT INTO sync_slices"
-        " (stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, NULL, now()) ON CONFLICT (stream_id, slice_id) DO NOTHING",
-        [
-            [
+    for start in range(0, len(slices), _PLAN_ROWS_PER_STATEMENT):
+        chunk = slices[start : start + _PLAN_ROWS_PER_STATEMENT]
+        values: list[object] = []
+        for s in chunk:
+            values += [
                 stream.stream_id,
                 s.slice_id,
                 ms_to_dt(s.lo_ms),
@@ -78,9 +81,19 @@ def plan_slices(
                 ms_to_dt(s.cursor_ms),
                 s.done,
             ]
-            for s in slices
-        ],
-    )
+        rows = ", ".join([_PLAN_ROW] * len(chunk))  # placeholders only
+        con.execute(f"{_PLAN_INSERT} {rows} {_PLAN_CONFLICT}", values)
+
+
+_PLAN_INSERT = (
+    "INSERT INTO sync_slices"
+    " (stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at) VALUES"
+)
+_PLAN_ROW = "(?, ?, ?, ?, ?, ?, NULL, now())"
+_PLAN_CONFLICT = "ON CONFLICT (stream_id, slice_id) DO NOTHING"
+
+
+_PLAN_ROWS_PER_STATEMENT = 500
 
 
 def complete_slices(

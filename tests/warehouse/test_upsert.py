@@ -135,6 +135,21 @@ def test_slice_progress_commits_with_the_rows(wh: DuckDBSink) -> None:
     assert state.slices == () and state.watermark_ms == 500
 
 
+def test_planning_more_slices_than_one_statement_holds_keeps_every_one(wh: DuckDBSink) -> None:
+    """`plan_slices` inserts in statements of 500 rows: 1,201 slices all land, once, and
+    planning them again (a resumed run) keeps the progress already made."""
+    planned = [SliceState(f"p{i}", 10 * i, 10 * i + 10, 10 * i) for i in range(1_201)]
+    wh.plan_slices(STREAM, planned)
+    wh.write([page(batch((1, 5)), progress=SliceState("p0", 0, 10, 5))])
+    wh.plan_slices(STREAM, planned)
+    slices = wh.stream_state(STREAM).slices
+    assert len(slices) == 1_201
+    assert {(s.slice_id, s.lo_ms, s.hi_ms) for s in slices} == {
+        (s.slice_id, s.lo_ms, s.hi_ms) for s in planned
+    }
+    assert [s.cursor_ms for s in slices if s.slice_id == "p0"] == [5]
+
+
 def test_one_write_moves_many_slices_including_a_split_and_a_new_piece(wh: DuckDBSink) -> None:
     """The ledger rows of a write go in one statement: every slice of the write gets its
     last progress, a split slice its new upper bound, a split-off piece its first row."""
