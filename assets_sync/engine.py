@@ -302,6 +302,7 @@ class _Run:
                 max_tie_passes=self.config.max_tie_passes,
                 stats=stats,
                 bound=lambda: scheduler.bound(sid),
+                on_tie_group=lambda stamp: scheduler.split_at(sid, stamp),
             )
             cursor = state.cursor_ms
             while True:

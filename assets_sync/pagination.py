@@ -158,6 +158,7 @@ def paginate(
     sleep: Callable[[float], None] = time.sleep,
     stats: PaginationStats | None = None,
     bound: Callable[[], int] | None = None,
+    on_tie_group: Callable[[int], object] | None = None,
 ) -> Iterator[Step]:
     """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring.
 
@@ -166,6 +167,10 @@ def paginate(
     A page asked before the bound moved may hold records beyond it: they are yielded anyway
     (they belong to the split-off slice too, and a replayed record changes nothing), and the
     cursor may then pass `bound() - 1`: the caller clamps it to its slice.
+
+    `on_tie_group(L)`: called when a seek meets a tie group at `L`, before the group's passes.
+    The engine lowers `bound` to `L + 1` there and hands `(L, hi)` to another thread; the
+    paginator then ends once the group settles, without another seek.
     """
     stats = stats if stats is not None else PaginationStats()
     cursor = window.lo_ms if cursor_ms is None else cursor_ms
@@ -205,6 +210,8 @@ def paginate(
             )
         first, last = min(valid), max(valid)
         if first == last:  # the whole page is one tie group: list it exactly, in passes
+            if on_tie_group is not None:
+                on_tie_group(last)
             yield Step(new, cursor, False)
             seen = boundary_ids if boundary_ts == last else set()
             seen.update(

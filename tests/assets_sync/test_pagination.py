@@ -414,3 +414,48 @@ def test_a_shrinking_bound_is_read_before_every_seek() -> None:
     assert rest[-1].done and rest[-1].cursor_ms == 11
     got = [parse_iso_ms(a["updatedAt"]) for s in [first, *rest] for a in s.records]
     assert got == list(range(1, 12))  # every instant below the new bound, once
+
+
+def test_a_tie_group_is_announced_and_a_bound_lowered_there_ends_the_window_after_it() -> None:
+    """`on_tie_group(L)` comes when a seek meets a full page at one instant, before the
+    group's passes. The engine then lowers the bound to `L + 1` (the rest goes to another
+    thread): the paginator lists the whole group and ends without another seek."""
+    assets = [make_asset(i, 1 + i) for i in range(5)]  # 1..5
+    assets += [make_asset(100 + i, 7) for i in range(12)]  # a group of 12 at ms 7
+    assets += [make_asset(200 + i, 10 + i) for i in range(20)]  # 10..29, the rest
+    api = FakeApi(assets)
+    bound = {"hi": 40}
+    announced: list[int] = []
+
+    def on_tie_group(stamp: int) -> None:
+        announced.append(stamp)
+        bound["hi"] = stamp + 1
+
+    with client_for(api) as client:
+        steps = list(
+            paginate(
+                client.list_page,
+                WINDOW,
+                page_size=5,
+                bound=lambda: bound["hi"],
+                on_tie_group=on_tie_group,
+            )
+        )
+    assert announced == [7]
+    got = sorted(parse_iso_ms(a["updatedAt"]) for s in steps for a in s.records)
+    assert got == [1, 2, 3, 4, 5] + [7] * 12  # the group whole, once; nothing past it
+    assert steps[-1].done and steps[-1].cursor_ms == 7
+    # seeks: 1..5, then 5 and four 7s, then a page of 7s only (the group); two passes of
+    # three pages each; no seek after the group
+    assert len(api.requests) == 3 + 2 * 3
+    assert [parse_iso_ms(r["updatedBefore"]) for r in api.requests[3:]] == [8] * 6
+
+
+def test_without_a_listener_a_tie_group_changes_nothing() -> None:
+    assets = [make_asset(100 + i, 7) for i in range(12)] + [make_asset(200, 20)]
+    api = FakeApi(assets)
+    with client_for(api) as client:
+        steps = list(paginate(client.list_page, WINDOW, page_size=5))
+    got = sorted(parse_iso_ms(a["updatedAt"]) for s in steps for a in s.records)
+    assert got == [7] * 12 + [20]
+    assert steps[-1].done and steps[-1].cursor_ms == WINDOW.hi_ms - 1

@@ -126,6 +126,46 @@ def test_a_waiting_thread_ends_when_the_last_slice_finishes() -> None:
     assert not waiter.is_alive() and got == [None]
 
 
+def test_split_at_a_tie_group_queues_the_rest_first_and_keeps_the_group() -> None:
+    a, b = fresh(0, 1_000), fresh(1_000, 2_000)
+    sched = SliceScheduler([a, b])
+    assert sched.take() == a
+    sched.advance(a.slice_id, 100, False, 50)
+    piece = sched.split_at(a.slice_id, 400)  # a's paginator met a group at 400
+    assert piece == SliceState("400-1000", 400, 1_000, 400) and sched.splits == 1
+    assert sched.bound(a.slice_id) == 401  # a lists the group, then ends
+    assert sched.take() == piece  # before the planned b: it is work a would have done next
+    assert sched.take() == b
+    shrunk = SliceState(a.slice_id, a.lo_ms, 401, 100)
+    assert instants(shrunk) | instants(piece) == instants(a)
+    assert not instants(shrunk) & instants(piece)
+    assert sched.advance(a.slice_id, 400, False, 0).done  # the group settled: a is done
+
+
+def test_split_at_refuses_what_would_hand_over_nothing() -> None:
+    a = fresh(0, 1_000)
+    sched = SliceScheduler([a])
+    assert sched.split_at(a.slice_id, 500) is None  # not running yet
+    sched.take()
+    sched.advance(a.slice_id, 300, False, 10)
+    assert sched.split_at(a.slice_id, 300) is None  # not past the cursor
+    assert sched.split_at(a.slice_id, 999) is None  # the group is the last instant
+    assert sched.bound(a.slice_id) == 1_000 and sched.splits == 0
+    off = SliceScheduler([fresh(0, 1_000)], split=False)
+    off.take()
+    assert off.split_at("0-1000", 500) is None and off.take() is None
+
+
+def test_a_split_off_rest_inherits_its_parents_density() -> None:
+    a = fresh(0, 10_000)
+    sched = SliceScheduler([a], page_size=100)
+    sched.take()
+    sched.advance(a.slice_id, 1_000, False, 100)  # 0.1 record per ms
+    sched.split_at(a.slice_id, 5_000)
+    # a: 4,000 ms left (400 records); the queued rest: 4,999 ms (~500 records)
+    assert sched.rows_left() == pytest.approx(0.1 * (4_000 + 4_999))
+
+
 def test_release_wakes_waiters_and_stops_splitting_that_slice() -> None:
     a = fresh(0, 100_000)
     sched = SliceScheduler([a])
@@ -141,8 +181,9 @@ def test_release_wakes_waiters_and_stops_splitting_that_slice() -> None:
     st.integers(0, 2**32 - 1),
 )
 def test_any_interleaving_covers_every_instant_exactly_once(widths: list[int], seed: int) -> None:
-    """Random takes (splits) and cursor advances, one step at a time, until every slice is
-    done: the final slices partition the planned windows, and every instant was committed."""
+    """Random takes (splits), splits at tie groups and cursor advances, one step at a time,
+    until every slice is done: the final slices partition the planned windows, and every
+    instant was committed."""
     rng = random.Random(seed)
     planned, lo = [], 0
     for w in widths:
@@ -165,6 +206,9 @@ def test_any_interleaving_covers_every_instant_exactly_once(widths: list[int], s
         sid = rng.choice(sorted(running))
         cur = running[sid]
         bound = sched.bound(sid)
+        if rng.random() < 0.1:  # its paginator meets a tie group somewhere ahead
+            sched.split_at(sid, rng.randint(cur.cursor_ms, bound))
+            continue
         step = rng.randint(0, max(1, (bound - cur.cursor_ms) // 2 + 5))  # may overshoot
         target = cur.cursor_ms + step
         done = target >= bound - 1 and rng.random() < 0.5
