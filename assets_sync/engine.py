@@ -174,6 +174,16 @@ class _Failed:
     error: BaseException
 
 
+class _Finished:
+    """A fetch thread's last item: every page it fetched is ahead of it in the queue, so the
+    writer stops as soon as it has one per thread (polling the threads instead cost up to
+    the queue's 50 ms timeout at the end of every run)."""
+
+
+_FINISHED = _Finished()
+_Item = PageBatch | _Failed | _Finished
+
+
 class _Run:
     """The state of one run: counters, the slice table, the pool and the writer loop."""
 
@@ -199,7 +209,7 @@ class _Run:
         self.client_before: ClientStats = client.stats
         self.slice_stats: list[PaginationStats] = []
         self.stop = threading.Event()
-        self.queue: queue.Queue[PageBatch | _Failed] = queue.Queue(config.max_pages_in_flight)
+        self.queue: queue.Queue[_Item] = queue.Queue(config.max_pages_in_flight)
         self.slices: dict[str, SliceState] = {}
         self.completed: set[str] = set()
         self.watermark: int | None = None
@@ -275,17 +285,20 @@ class _Run:
     # -- fetching (pool threads) ---------------------------------------------------------
     def _fetch_loop(self, scheduler: SliceScheduler, gate: FetchGate) -> None:
         """One fetch thread: slices from the scheduler until none is left or the run stops."""
-        while gate.seat(self.stop):
-            try:
-                state = scheduler.take(self.stop)
-                if state is None:
-                    return
+        try:
+            while gate.seat(self.stop):
                 try:
-                    self._fetch_slice(state, scheduler, gate)
+                    state = scheduler.take(self.stop)
+                    if state is None:
+                        return
+                    try:
+                        self._fetch_slice(state, scheduler, gate)
+                    finally:
+                        scheduler.release(state.slice_id)
                 finally:
-                    scheduler.release(state.slice_id)
-            finally:
-                gate.unseat()
+                    gate.unseat()
+        finally:
+            self._put(_FINISHED)
 
     def _fetch_slice(self, state: SliceState, scheduler: SliceScheduler, gate: FetchGate) -> None:
         stats = PaginationStats()
@@ -321,7 +334,7 @@ class _Run:
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, which re-raises
             self._put(_Failed(sid, exc))
 
-    def _put(self, item: PageBatch | _Failed) -> None:
+    def _put(self, item: _Item) -> None:
         """Blocking put that gives up when the run is stopping.
 
         `stop` is set only by the writer, after it recorded a first failure or while it is
@@ -356,6 +369,7 @@ class _Run:
         sizer = _LatencySizer(self.client.request_times, gate)
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assets-fetch")
         tick, blocked = time.monotonic(), 0.0
+        finished = 0
         try:
             futures: list[Future[None]] = [
                 pool.submit(self._fetch_loop, scheduler, gate) for _ in range(threads)
@@ -373,7 +387,11 @@ class _Run:
                         break
                     writer.poll()
                     continue
-                if isinstance(item, _Failed):
+                if isinstance(item, _Finished):
+                    finished += 1
+                    if finished == len(futures):
+                        break  # every thread's pages were ahead of its marker
+                elif isinstance(item, _Failed):
                     self.stop.set()  # fetchers stop at their next page; queued pages are kept
                     first_error = first_error or item.error
                 else:
