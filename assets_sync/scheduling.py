@@ -161,7 +161,7 @@ class SliceScheduler:
             if not self._split or running is None:
                 return None
             state = running.state
-            if not state.cursor_ms < m < state.hi_ms - 1:
+            if not state.cursor_ms < m < state.hi_ms - 1 or self._live(Window(m, state.hi_ms)):
                 return None
             running.state = replace(state, hi_ms=m + 1)
             self.splits += 1
@@ -187,11 +187,23 @@ class SliceScheduler:
             return None
         state = best.state
         m = split_point(state.cursor_ms, state.hi_ms)
-        if m is None:
+        if m is None or self._live(Window(m, state.hi_ms)):
             return None
         best.state = replace(state, hi_ms=m + 1)
         self.splits += 1
         return self._piece(Window(m, state.hi_ms), best)
+
+    def _live(self, w: Window) -> bool:
+        """Whether a pending or running slice already has the id a piece `w` would get.
+
+        Possible after a crash: the ledger can hold a slice's old bound beside a piece cut
+        from it (the piece's first page committed before the slice's next one), and the
+        resumed slice may then be cut at the same instant again. Two running slices with one
+        id would share one ledger row, so the slice is not split (it lists the range again,
+        beside the resumed piece: replays change nothing).
+        """
+        sid = window_id(w)
+        return sid in self._running or any(p.state.slice_id == sid for p in self._pending)
 
     @staticmethod
     def _piece(w: Window, parent: _Running) -> _Running:

@@ -156,6 +156,28 @@ def test_split_at_refuses_what_would_hand_over_nothing() -> None:
     assert off.split_at("0-1000", 500) is None and off.take() is None
 
 
+def test_no_piece_takes_the_id_of_a_live_slice() -> None:
+    """After a crash the ledger can hold a slice's old bound beside the piece cut from it;
+    cutting the resumed slice at the same instant again would give a second live slice with
+    the piece's id (one ledger row for two slices): the slice is then left whole."""
+    a, b = fresh(0, 1_000), SliceState("400-1000", 400, 1_000, 650)  # b: resumed piece
+    sched = SliceScheduler([a, b], page_size=10, min_split_pages=1)
+    assert sched.take() == a
+    sched.advance(a.slice_id, 100, False, 50)
+    assert sched.split_at(a.slice_id, 400) is None  # b is pending
+    assert sched.take() == b
+    assert sched.split_at(a.slice_id, 400) is None  # b is running
+    assert sched.bound(a.slice_id) == 1_000 and sched.splits == 0
+    # the same for an idle thread's split: c at cursor 1 would be cut at 500
+    c, d = fresh(0, 1_000), SliceState("500-1000", 500, 1_000, 700)
+    sched = SliceScheduler([c, d], page_size=10, min_split_pages=1)
+    assert sched.take() == c and sched.take() == d
+    sched.advance(c.slice_id, 1, False, 100)  # dense: ~100k records left, far over a page
+    stop = threading.Event()
+    stop.set()
+    assert sched.take(stop) is None and sched.bound(c.slice_id) == 1_000
+
+
 def test_a_split_off_rest_inherits_its_parents_density() -> None:
     a = fresh(0, 10_000)
     sched = SliceScheduler([a], page_size=100)
