@@ -31,12 +31,12 @@ VERSIONS_EXTRA: tuple[tuple[str, str], ...] = (
     ("synced_at", "TIMESTAMP WITH TIME ZONE"),
 )
 
-#: Columns whose warehouse type is not the plain mapping of their Arrow type.
-_OVERRIDES: dict[str, str] = {"raw": "JSON"}
 
 
 def duckdb_type(arrow_type: pa.DataType) -> str:
     """The DuckDB type name (as `information_schema.columns` spells it) of an Arrow type."""
+    if isinstance(arrow_type, pa.JsonType):
+        return "JSON"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "VARCHAR"
     if pa.types.is_int32(arrow_type):
@@ -56,7 +56,7 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
 
 def asset_column_types() -> tuple[tuple[str, str], ...]:
     """(name, DuckDB type) of every ASSET_SCHEMA column, in schema order."""
-    return tuple((f.name, _OVERRIDES.get(f.name, duckdb_type(f.type))) for f in ASSET_SCHEMA)
+    return tuple((f.name, duckdb_type(f.type)) for f in ASSET_SCHEMA)
 
 
 def expected_columns(table: str) -> tuple[tuple[str, str], ...]:

@@ -7,6 +7,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assets_sync.schema import ASSET_SCHEMA
 from assets_sync.sink import SliceState, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
@@ -88,10 +89,17 @@ def test_lineage_follows_the_current_row(wh: DuckDBSink) -> None:
     ]
 
 
+#: `raw` as plain text: what a producer other than the engine's normalize may send. The
+#: warehouse has DuckDB check it (ASSET_SCHEMA's `arrow.json` raw is taken as JSON as it is).
+TEXT_RAW = ASSET_SCHEMA.set(
+    ASSET_SCHEMA.get_field_index("raw"), pa.field("raw", pa.string(), nullable=False)
+)
+
+
 def test_rejects_are_kept_once_and_bad_rows_diverted(wh: DuckDBSink) -> None:
     bad = batch((1, 10), (2, 10)).to_pylist()
     bad[1]["raw"] = "{not json"
-    rows = pa.RecordBatch.from_pylist(bad, schema=batch().schema)
+    rows = pa.RecordBatch.from_pylist(bad, schema=TEXT_RAW)
     result = wh.write([page(rows, make_rejects(["asset_x"]))])
     assert result == WriteResult(new=1, rejected=2)
     wh.write([page(batch(), make_rejects(["asset_x"]))])  # replayed reject: not stored twice
@@ -108,7 +116,7 @@ def test_rejects_are_kept_once_and_bad_rows_diverted(wh: DuckDBSink) -> None:
 def test_a_bad_duplicate_does_not_poison_its_good_twin(wh: DuckDBSink) -> None:
     rows = batch((1, 10), (1, 20)).to_pylist()
     rows[1]["raw"] = "not json at all"  # the newer observation is the broken one
-    result = wh.write([page(pa.RecordBatch.from_pylist(rows, schema=batch().schema))])
+    result = wh.write([page(pa.RecordBatch.from_pylist(rows, schema=TEXT_RAW))])
     assert result == WriteResult(new=1, rejected=1)
     assert current(wh) == [("asset_1", 10)]
     assert versions(wh) == [("asset_1", 10)]
@@ -245,3 +253,25 @@ def test_compact_keeps_every_row_and_restores_the_no_vacuum_setting(db_path: str
             (50, 50)
         ]
         assert con.execute("SELECT count(*) FROM asset_versions").fetchall() == [(75,)]
+
+
+def test_json_typed_raw_is_stored_as_json_and_text_raw_makes_the_write_checked(
+    wh: DuckDBSink,
+) -> None:
+    """Pages typed like ASSET_SCHEMA (`raw` as `arrow.json`, the engine's normalize) go in
+    without DuckDB parsing `raw`; if any page of a write has plain-text `raw`, the whole
+    write is checked, so a bad value from such a producer is still diverted, not stored."""
+    trusted = batch((1, 10))
+    assert isinstance(trusted.schema.field("raw").type, pa.JsonType)
+    rows = batch((2, 10)).to_pylist()
+    rows[0]["raw"] = "{not json"
+    text = pa.RecordBatch.from_pylist(rows, schema=TEXT_RAW)
+    result = wh.write([page(trusted), page(text)])
+    assert result == WriteResult(new=1, rejected=1)
+    stored = wh.connection.execute("SELECT id, raw->>'$.id', typeof(raw) FROM assets").fetchall()
+    assert stored == [("asset_1", "asset_1", "JSON")]
+    result = wh.write([page(batch((3, 10)))])  # trusted alone: stored, queryable as JSON
+    assert result == WriteResult(new=1)
+    assert wh.connection.execute(
+        "SELECT raw->>'$.id' FROM asset_versions WHERE id = 'asset_3'"
+    ).fetchall() == [("asset_3",)]
