@@ -145,9 +145,12 @@ MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
 #: rows, the classification's hash table and a row group being compressed; the rest of the
 #: buffer pool only caches blocks the writer already wrote, which the next write's scan of
 #: `assets` reads back cheaply. A 1M-asset first sync peaked 66 MB lower at 64MB than at
-#: 128MB, at the same speed (benchmarks/RESULTS.md); 48MB ran out of memory. Other work keeps
-#: DEFAULT_MEMORY_LIMIT (the report and the export have their own, below).
-WRITE_MEMORY_LIMIT = "64MB"
+#: 128MB, at the same speed, and ~20 MB lower again at 48MB once DuckDB no longer parsed `raw`
+#: on insert (benchmarks/RESULTS.md; 32MB ran out of memory on 3-4 writes per 100k emulator
+#: assets). A write that runs out is written again under the connection's limit, and the
+#: sink's later writes too (`DuckDBSink.write`). Other work keeps DEFAULT_MEMORY_LIMIT (the
+#: report and the export have their own, below).
+WRITE_MEMORY_LIMIT = "48MB"
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 

@@ -11,8 +11,9 @@ Guarantees (see `assets_sync.sink` for the protocol):
 * Opening applies pending migrations (read-write) and verifies that the asset tables match
   `assets_sync.schema.ASSET_SCHEMA`.
 * Memory: `write()` runs under DuckDB's lower write limit (`connection.WRITE_MEMORY_LIMIT`,
-  64MB) and restores the connection's own (128MB) for whatever reads next; a write that does
-  not fit is rolled back and written again, whole, under the connection's limit.
+  48MB) and restores the connection's own (128MB) for whatever reads next; a write that does
+  not fit is rolled back and written again, whole, under the connection's limit, and so are
+  the sink's later writes (records that large would make every write run out twice).
 """
 
 from __future__ import annotations
@@ -206,7 +207,8 @@ class DuckDBSink:
                     result, replaced = self._write_pages(pages)
             except duckdb.OutOfMemoryException:
                 # A batch that does not fit the writer's limit (very large records) is written
-                # again, whole, under the connection's own limit.
+                # again, whole, under the connection's own limit, as are the later ones.
+                self._write_limit = self._limit
                 result, replaced = self._write_pages(pages)
             self._replaced += replaced
             return result
