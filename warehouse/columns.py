@@ -32,7 +32,6 @@ VERSIONS_EXTRA: tuple[tuple[str, str], ...] = (
 )
 
 
-
 def duckdb_type(arrow_type: pa.DataType) -> str:
     """The DuckDB type name (as `information_schema.columns` spells it) of an Arrow type."""
     if isinstance(arrow_type, pa.JsonType):

@@ -194,9 +194,10 @@ class DuckDBSink:
     def write(self, pages: Sequence[PageBatch]) -> WriteResult:
         """Commit the pages, their rejects and their slices' progress in ONE transaction.
 
-        The fast path trusts `raw` to be JSON (the engine serializes it); if DuckDB refuses a
-        value, the transaction is rolled back and the same pages are written again with
-        per-row validation, which sends the offending rows to `rejected_assets`.
+        `raw` typed JSON (`ASSET_SCHEMA`: the engine's normalize) is stored as it is; text
+        `raw` is cast by DuckDB, and if it refuses a value, the transaction is rolled back and
+        the same pages are written again with per-row validation, which sends the offending
+        rows to `rejected_assets`.
         """
         with self._lock:
             self._check_writable()
