@@ -12,12 +12,17 @@ with a newer version.
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
+import warehouse.connection as connection_module
+import warehouse.sink as sink_module
 from assets_sync.emulator import Emulator, EmulatorConfig, MutateWhilePaging, TokenMode
 from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.errors import UnstableListingError
@@ -124,6 +129,27 @@ def story(path: Path, assets: int, token_mode: TokenMode, rounds: int, budget: i
 @pytest.mark.smoke
 def test_converges_under_change_offset_tokens(tmp_path: Path) -> None:
     story(tmp_path / "wh.duckdb", assets=1_500, token_mode="offset", rounds=1, budget=24)
+
+
+@pytest.mark.smoke
+def test_converges_when_the_writer_attaches_its_file_again_before_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same story with the writer detaching and attaching its file before every write but
+    a session's first (`warehouse.connection.REATTACH_ROWS`, 250k rows by default), in writes
+    of 200 rows."""
+    calls: list[str] = []
+    real = sink_module.reattach_for_writing
+
+    def reattach(con: duckdb.DuckDBPyConnection, path: str) -> None:
+        calls.append(path)
+        real(con, path)
+
+    monkeypatch.setattr(connection_module, "REATTACH_ROWS", 1)
+    monkeypatch.setattr(sys.modules[__name__], "CONFIG", replace(CONFIG, max_rows_per_write=200))
+    monkeypatch.setattr(sink_module, "reattach_for_writing", reattach)
+    story(tmp_path / "wh.duckdb", assets=1_500, token_mode="offset", rounds=1, budget=24)
+    assert len(calls) >= 5  # 12 seen: the first sync alone writes 1,500 rows
 
 
 @pytest.mark.slow

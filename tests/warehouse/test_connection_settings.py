@@ -179,3 +179,44 @@ def test_the_writer_appends_small_row_groups_straight_to_the_file(tmp_path: Path
         assert db == "warehouse"
     with open_warehouse(path, read_only=True) as ro:
         assert ro.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (10_000,)
+
+
+def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Path) -> None:
+    """Every `reattach_rows` rows written, `write()` detaches the file and attaches it again
+    (freeing DuckDB's metadata of the row groups written): the writes before and after it all
+    land, and the connection keeps its settings, its small row groups and its default
+    catalog."""
+    path = tmp_path / "w.duckdb"
+    with DuckDBSink(path, reattach_rows=10_000) as wh:
+        for i in range(3):
+            n = np.arange(i * 10_000, (i + 1) * 10_000)
+            wh.write([page(make_assets(n, BASE_MS + n))])
+        assert wh.reattached == 2  # before the second and the third write
+        con = wh.connection
+        assert con.execute("SELECT current_database()").fetchone() == ("warehouse",)
+        settings = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('max_vacuum_tasks'),"
+            " current_setting('TimeZone'), current_setting('enable_progress_bar')"
+        ).fetchone()
+        assert settings == ("122.0 MiB", 0, "UTC", False)
+        groups = con.execute(
+            "SELECT row_group_id, sum(count) FROM pragma_storage_info('asset_versions')"
+            " WHERE column_name = 'updated_at' AND segment_type <> 'VALIDITY' GROUP BY 1"
+        ).fetchall()
+        assert len(groups) >= 4 and max(int(c) for _, c in groups) <= WRITER_ROW_GROUP_SIZE
+        n = np.arange(5_000)  # replaced rows after a re-attach: updates, not new assets
+        result = wh.write([page(make_assets(n, BASE_MS + 10**6 + n))])
+        assert (result.new, result.updated) == (0, 5_000)
+    with open_warehouse(path, read_only=True) as ro:
+        counts = ro.connection.execute(
+            "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_versions)"
+        ).fetchone()
+    assert counts == (30_000, 35_000)
+
+
+def test_an_in_memory_warehouse_is_never_reattached() -> None:
+    with DuckDBSink(":memory:", reattach_rows=1) as wh:
+        wh.write([page(make_assets([1, 2], [BASE_MS, BASE_MS]))])
+        wh.write([page(make_assets([3], [BASE_MS]))])
+        assert wh.reattached == 0
+        assert wh.connection.execute("SELECT count(*) FROM assets").fetchone() == (3,)
