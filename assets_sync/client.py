@@ -4,7 +4,9 @@ What it guarantees:
 
 - every request has finite connect/read/write/pool timeouts and verifies TLS;
 - connections are pooled and kept alive; one client is shared by every concurrent slice
-  (httpx.Client is thread-safe; counters are guarded by a lock);
+  (httpx.Client is thread-safe; counters are guarded by a lock). Under the `httpx.Client`
+  the transport is `StdlibTransport` (`http.client`, a fraction of httpcore's CPU per page),
+  unless a proxy applies to the API's URL (httpx's own transport then, which honours it);
 - a page is returned only when its body is a JSON object whose `assets` is a list; anything
   else (HTML error page, truncated JSON) is a retriable `InvalidResponseError`;
 - retriable failures are retried by `RetryPolicy`; fatal ones raise at once with the API's
@@ -19,6 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -43,6 +46,7 @@ from assets_sync.errors import (
 from assets_sync.latency import RecentDurations
 from assets_sync.ratelimit import RateLimiter
 from assets_sync.retry import RetryPolicy
+from assets_sync.transport import StdlibTransport
 
 Params = tuple[tuple[str, str], ...]
 
@@ -115,6 +119,8 @@ class AssetsClient:
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
         )
+        if transport is None and not _proxied(settings.base_url):
+            transport = StdlibTransport(max_connections=settings.max_connections)
         self._http = httpx.Client(
             base_url=settings.base_url,
             timeout=timeout,
@@ -236,6 +242,14 @@ class AssetsClient:
                 s.throttled + deltas.get("throttled", 0),
                 s.errors + deltas.get("errors", 0),
             )
+
+
+def _proxied(base_url: str) -> bool:
+    """Whether a proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`, ...) may apply to
+    `base_url`: httpx's own transport honours those (and `NO_PROXY`), ours does not."""
+    scheme = httpx.URL(base_url).scheme
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(scheme) or proxies.get("all"))
 
 
 def _parse_page(body: bytes, headers: httpx.Headers, query: Params, attempt: int) -> Page:

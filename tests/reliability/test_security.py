@@ -30,6 +30,7 @@ from assets_sync.errors import AuthError
 from assets_sync.ratelimit import NoLimit
 from assets_sync.retry import FAST_RETRY
 from assets_sync.sink import StreamKey
+from assets_sync.transport import StdlibTransport
 from pipelines.assets import parquet_exports, scenario_assets
 from pipelines.cli import build_parser, main
 from pipelines.resources import ProgressResource, ScenarioApiResource, WarehouseResource
@@ -143,21 +144,36 @@ def test_a_server_echoing_credentials_is_redacted(tmp_path: Path) -> None:
     scan_warehouse(tmp_path / "wh.duckdb")
 
 
-def test_tls_is_verified_by_default() -> None:
+def _ssl_context(client: AssetsClient) -> ssl.SSLContext:
+    transport = client._http._transport
+    if isinstance(transport, StdlibTransport):
+        return transport._ssl_context
+    assert isinstance(transport, httpx.HTTPTransport)
+    context = transport._pool._ssl_context
+    assert context is not None
+    return context
+
+
+def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     for client in (
         AssetsClient(ApiSettings()),
         AssetsClient(ApiSettings(credentials=BasicAuth(SecretStr(KEY), SecretStr(SECRET)))),
     ):
         with client:
-            transport = client._http._transport
-            assert isinstance(transport, httpx.HTTPTransport)
-            context = transport._pool._ssl_context
-            assert context is not None
+            assert isinstance(client._http._transport, StdlibTransport)
+            context = _ssl_context(client)
             assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     with ScenarioApiResource().client() as client:
         assert client.settings.base_url.startswith("https://")
-        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
-        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert _ssl_context(client).verify_mode == ssl.CERT_REQUIRED
+    # Behind a proxy, httpx's own transport (which honours it) verifies the same way.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with AssetsClient(ApiSettings()) as client:
+        assert isinstance(client._http._transport, httpx.HTTPTransport)
+        context = _ssl_context(client)
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def test_emulator_binds_loopback_by_default() -> None:

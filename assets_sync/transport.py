@@ -1,0 +1,185 @@
+"""`StdlibTransport`: an httpx transport over the standard library's `http.client`.
+
+Why: every page is one GET whose body is read whole, and the fetch threads hold the GIL while
+they do it, so the transport's Python work is paid once per page for the whole process.
+httpx's own transport (httpcore + h11) took 0.85 ms of CPU per 131 KB emulator page over
+loopback, `http.client` 0.21 ms (the 2-core dev box; `benchmarks/RESULTS.md`): with this
+transport a 100k-asset sync used ~9 % less CPU.
+
+What stays httpx's: the `httpx.Client` above (URL and query encoding, headers, the
+`Accept-Encoding` it sends and the decoding of the answer, timeouts handed down in
+`request.extensions`), the `httpx.Response` the client reads, and the exceptions
+(`ConnectError`, `ConnectTimeout`, `ReadTimeout`, `WriteTimeout`, `PoolTimeout`,
+`RemoteProtocolError`, `ReadError`, `WriteError`, `UnsupportedProtocol`), which
+`AssetsClient` maps to its own errors as before. TLS uses `httpx.create_ssl_context()`:
+certifi's roots (or `SSL_CERT_FILE` / `SSL_CERT_DIR`), certificates and host names verified.
+
+What it does not do, so `AssetsClient` keeps httpx's transport for it: proxies (a
+`*_proxy` variable in the environment), HTTP/2. Responses are read whole before they are
+returned (no streaming), which is what the client does with every page anyway.
+
+Connections: kept alive and reused, at most `max_connections` at once (a request waits up
+to the pool timeout for one). As httpcore does, an idle connection is checked before reuse
+(`select`): one the server closed while it was idle is dropped, never sent a request. A
+connection that fails during a request is closed and the error raised; retrying is the
+client's policy (`AssetsClient`), not the transport's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import ssl
+import threading
+
+import httpx
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_Key = tuple[str, str, int]
+_Connection = http.client.HTTPConnection
+
+
+class StdlibTransport(httpx.BaseTransport):
+    """HTTP/1.1 with keep-alive over `http.client`, for `httpx.Client(transport=...)`."""
+
+    def __init__(
+        self, *, max_connections: int = 16, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        self._ssl_context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._lock = threading.Lock()
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._closed = False
+        #: connections opened so far (a reused connection is not counted again)
+        self.connections_opened = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+        key = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        timeouts = request.extensions.get("timeout", {})
+        if not self._slots.acquire(timeout=timeouts.get("pool")):
+            raise httpx.PoolTimeout("no connection free within the pool timeout")
+        try:
+            conn = self._take_idle(key) or self._open(key, timeouts.get("connect"))
+            try:
+                target = url.raw_path.decode("ascii")
+                status, headers, content = _exchange(conn, request, target, timeouts)
+            except BaseException:
+                conn.close()
+                raise
+            self._give_back(key, conn)
+            return httpx.Response(
+                status,
+                headers=headers,
+                stream=httpx.ByteStream(content),
+                extensions={"http_version": b"HTTP/1.1"},
+            )
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    def _take_idle(self, key: _Key) -> _Connection | None:
+        """A kept-alive connection to `key`, skipping those the server closed while idle."""
+        while True:
+            with self._lock:
+                conns = self._idle.get(key)
+                conn = conns.pop() if conns else None
+            if conn is None or not _readable(conn):
+                return conn
+            conn.close()  # EOF (or stray bytes) on an idle connection: the server let it go
+
+    def _give_back(self, key: _Key, conn: _Connection) -> None:
+        if conn.sock is None:  # the answer said Connection: close, or had no length
+            return
+        with self._lock:
+            if not self._closed:
+                self._idle.setdefault(key, []).append(conn)
+                return
+        conn.close()
+
+    def _open(self, key: _Key, timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        conn: _Connection
+        if scheme == "https":
+            context = self._ssl_context
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise httpx.ConnectTimeout(f"connect to {host}:{port} timed out") from exc
+        except OSError as exc:  # refused, unreachable, DNS, TLS (certificate, host name)
+            conn.close()
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        with self._lock:
+            self.connections_opened += 1
+        return conn
+
+
+def _readable(conn: _Connection) -> bool:
+    """Whether an idle connection has something to read: the server's EOF (or TLS close)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
+
+
+def _exchange(
+    conn: _Connection,
+    request: httpx.Request,
+    target: str,
+    timeouts: dict[str, float | None],
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send the request and read the whole answer: (status, headers, body)."""
+    body = request.read()
+    sock = conn.sock
+    assert sock is not None  # opened or taken idle: connected
+    sock.settimeout(timeouts.get("write"))
+    try:
+        conn.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
+        for name, value in request.headers.raw:
+            conn.putheader(name, value)
+        conn.endheaders(body or None)
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout("timed out sending the request") from exc
+    except OSError as exc:
+        raise httpx.WriteError(f"sending the request failed: {exc!r}") from exc
+    sock.settimeout(timeouts.get("read"))
+    try:
+        response = conn.getresponse()
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout("timed out waiting for the answer") from exc
+    except http.client.RemoteDisconnected as exc:
+        raise httpx.RemoteProtocolError("server disconnected without sending a response") from exc
+    except (http.client.HTTPException, OSError) as exc:
+        raise httpx.RemoteProtocolError(f"bad answer: {exc!r}") from exc
+    try:
+        content = response.read()
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout("timed out reading the answer's body") from exc
+    except http.client.IncompleteRead as exc:
+        raise httpx.RemoteProtocolError(
+            f"connection closed in the body after {len(exc.partial)} bytes"
+        ) from exc
+    except (http.client.HTTPException, OSError) as exc:
+        raise httpx.ReadError(f"reading the answer's body failed: {exc!r}") from exc
+    if response.will_close:
+        conn.close()
+    return response.status, response.getheaders(), content
