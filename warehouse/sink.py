@@ -12,11 +12,11 @@ Guarantees (see `assets_sync.sink` for the protocol):
   `assets_sync.schema.ASSET_SCHEMA`.
 * Memory: `write()` runs under DuckDB's lower write limit (`connection.WRITE_MEMORY_LIMIT`,
   48MB) and restores the connection's own (128MB) for whatever reads next; a write that does
-  not fit is rolled back and written again, whole, under the connection's limit, and so are
-  the sink's later writes (records that large would make every write run out twice). Every
-  `connection.REATTACH_ROWS` rows written, the file is attached again, which frees what DuckDB
-  keeps per row group written (~30 MB per 1M assets): a sync's memory stays flat in the
-  number of assets.
+  not fit (in a statement or in its COMMIT) is rolled back and written again, whole, under
+  the connection's limit, and so are the sink's later writes (records that large would make
+  every write run out twice). Every `connection.REATTACH_ROWS` rows written, the file is
+  attached again, which frees what DuckDB keeps per row group written (~30 MB per 1M
+  assets): a sync's memory stays flat in the number of assets.
 """
 
 from __future__ import annotations
@@ -219,9 +219,12 @@ class DuckDBSink:
             try:
                 with self._write_memory():
                     result, replaced = self._write_pages(pages)
-            except duckdb.OutOfMemoryException:
-                # A batch that does not fit the writer's limit (very large records) is written
-                # again, whole, under the connection's own limit, as are the later ones.
+            except duckdb.Error as exc:
+                if not _ran_out_of_memory(exc):
+                    raise
+                # A batch that does not fit the writer's limit (very large records, or a
+                # commit replacing many rows) was rolled back; it is written again, whole,
+                # under the connection's own limit, as are the later ones.
                 self._write_limit = self._limit
                 result, replaced = self._write_pages(pages)
             self._replaced += replaced
@@ -305,6 +308,19 @@ class DuckDBSink:
             self._check_writable()
             with transaction(self._con):
                 ledger.upsert_run(self._con, run)
+
+
+def _ran_out_of_memory(exc: duckdb.Error) -> bool:
+    """DuckDB ran out of its memory limit: in a statement (`OutOfMemoryException`) or in the
+    COMMIT, which reports it as a `TransactionException` ("Failed to commit: could not
+    allocate block ..."; seen once in a 1M-asset bulk-edit incremental at the 48MB write
+    limit). A failed COMMIT leaves no transaction open: nothing of it was written."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return True
+    text = str(exc)
+    return isinstance(exc, duckdb.TransactionException) and (
+        "could not allocate" in text or "Out of Memory" in text
+    )
 
 
 def _conforms(sink: DuckDBSink) -> Sink:

@@ -3,6 +3,8 @@ writes), no progress bar, small row groups written straight to the file."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,66 @@ def test_a_write_too_big_for_the_write_limit_is_retried_under_the_connections(
     assert seen == ["3.8 MiB", "122.0 MiB", "122.0 MiB"]
     assert (result.new, result.updated, result.unchanged, result.rejected) == (10_000, 0, 0, 0)
     assert counts == (20_000, 20_000)
+
+
+def _commit_failing_once(monkeypatch: pytest.MonkeyPatch, message: str) -> list[str]:
+    """The sink's first COMMIT fails as DuckDB's does when it runs out of memory there:
+    a `TransactionException`, and no transaction left open (nothing written)."""
+    failed: list[str] = []
+    real = sink_module.transaction
+
+    @contextlib.contextmanager
+    def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        if failed:
+            with real(con):
+                yield
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            con.execute("ROLLBACK")
+        failed.append(message)
+        raise duckdb.TransactionException(message)
+
+    monkeypatch.setattr(sink_module, "transaction", transaction)
+    return failed
+
+
+def test_a_commit_that_runs_out_of_the_write_limit_is_retried_under_the_connections(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen once at 1M assets (a bulk-edit incremental, 8192 replaced rows per write): the
+    COMMIT itself ran out of the 48MB write limit, and DuckDB reports that as a
+    TransactionException, not an OutOfMemoryException. The write is retried like any other
+    that runs out; any other failed COMMIT is raised as it is."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    seen = _spy_write_limits(monkeypatch)
+    failed = _commit_failing_once(
+        monkeypatch,
+        "TransactionContext Error: Failed to commit: could not allocate block of size "
+        "256.0 KiB (45.6 MiB/45.7 MiB used)",
+    )
+    n = np.arange(1_000)
+    with open_warehouse(db_path) as wh:
+        result = wh.write([page(make_assets(n, BASE_MS + n))])
+        assert failed and seen == ["45.7 MiB", "122.0 MiB"]
+        assert (result.new, result.updated, result.unchanged) == (1_000, 0, 0)
+        counts = wh.connection.execute(
+            "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_versions)"
+        ).fetchone()
+        assert counts == (1_000, 1_000)
+    monkeypatch.undo()
+    failed = _commit_failing_once(
+        monkeypatch, "TransactionContext Error: Failed to commit: duplicate key"
+    )
+    with (
+        open_warehouse(db_path) as wh,
+        pytest.raises(duckdb.TransactionException, match="duplicate key"),
+    ):
+        wh.write([page(make_assets(n + 1_000, BASE_MS + n))])
+    with open_warehouse(db_path, read_only=True) as ro:
+        assert ro.connection.execute("SELECT count(*) FROM assets").fetchone() == (1_000,)
 
 
 def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
