@@ -132,6 +132,9 @@ def _attach_for_writing(path: str) -> duckdb.DuckDBPyConnection:
     """
     con = duckdb.connect(MEMORY)
     try:
+        # Where DuckDB spills: beside the file, as for a plain connect. An in-memory instance
+        # would use `.tmp` in the process's working directory.
+        con.execute(f"SET temp_directory = '{_quoted(path + '.tmp')}'")
         _attach(con, path)
     except BaseException:
         con.close()
@@ -139,8 +142,12 @@ def _attach_for_writing(path: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
 def _attach(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    quoted = path.replace("'", "''")
+    quoted = _quoted(path)
     con.execute(f"ATTACH '{quoted}' AS {WRITER_ALIAS} (ROW_GROUP_SIZE {WRITER_ROW_GROUP_SIZE})")
     con.execute(f"USE {WRITER_ALIAS}")
 

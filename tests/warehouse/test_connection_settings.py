@@ -239,6 +239,9 @@ def test_the_writer_appends_small_row_groups_straight_to_the_file(tmp_path: Path
         assert len(groups) >= 2 and max(int(c) for _, c in groups) <= WRITER_ROW_GROUP_SIZE
         (db,) = wh.connection.execute("SELECT current_database()").fetchone() or ("",)
         assert db == "warehouse"
+        # It spills beside the file, as a plain DuckDB connection would, not into ./.tmp.
+        row = wh.connection.execute("SELECT current_setting('temp_directory')").fetchone()
+        assert row == (str(path.resolve()) + ".tmp",)
     with open_warehouse(path, read_only=True) as ro:
         assert ro.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (10_000,)
 
@@ -258,9 +261,10 @@ def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Pat
         assert con.execute("SELECT current_database()").fetchone() == ("warehouse",)
         settings = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('max_vacuum_tasks'),"
-            " current_setting('TimeZone'), current_setting('enable_progress_bar')"
+            " current_setting('TimeZone'), current_setting('enable_progress_bar'),"
+            " current_setting('temp_directory')"
         ).fetchone()
-        assert settings == ("122.0 MiB", 0, "UTC", False)
+        assert settings == ("122.0 MiB", 0, "UTC", False, str(path.resolve()) + ".tmp")
         groups = con.execute(
             "SELECT row_group_id, sum(count) FROM pragma_storage_info('asset_versions')"
             " WHERE column_name = 'updated_at' AND segment_type <> 'VALIDITY' GROUP BY 1"
