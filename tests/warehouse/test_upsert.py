@@ -4,14 +4,20 @@ and no order, replay or duplication of the same batches changes the final state.
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import warehouse.sink as sink_module
 from assets_sync.schema import ASSET_SCHEMA
 from assets_sync.sink import SliceState, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
 from warehouse import DuckDBSink, open_warehouse
+from warehouse.connection import WRITER_ROW_GROUP_SIZE
+
+#: Every live row of `assets`, in id order (what a compaction must not change).
+_LIVE = "SELECT * FROM assets ORDER BY id"
 
 
 def current(wh: DuckDBSink) -> list[tuple[str, int]]:
@@ -275,3 +281,51 @@ def test_json_typed_raw_is_stored_as_json_and_text_raw_makes_the_write_checked(
     assert wh.connection.execute(
         "SELECT raw->>'$.id' FROM asset_versions WHERE id = 'asset_3'"
     ).fetchall() == [("asset_3",)]
+
+
+def test_dead_rows_of_many_runs_add_up_and_close_reclaims_them(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run replaces ~3 % of the rows (delete + append): no run alone reaches the 10 %
+    share, but the dead rows of the runs add up, and the close that finds 10 % rewrites the
+    table. What is left dead is at most the last row group the copy filled up; every live
+    row is unchanged. (A checkpoint's vacuum only merges row groups the run changed, so
+    before this nightly 1 % runs grew the table by 1 % a night for good.)"""
+    monkeypatch.setattr(sink_module, "COMPACT_MIN_DEAD_ROWS", 100)
+    n, per_run = 30_000, 1_000
+    with open_warehouse(db_path) as wh:
+        wh.write([page(batch(*((i, 10) for i in range(n))))])
+    seen: list[tuple[int, int]] = []
+    for run in range(1, 5):
+        with open_warehouse(db_path) as wh:
+            changed = range((run - 1) * per_run, run * per_run)
+            wh.write([page(batch(*((i, 10 + run) for i in changed)))])
+            seen.append(wh.dead_rows())
+            before = wh.connection.execute(_LIVE).fetchall()
+    assert seen == [(k * per_run, n + k * per_run) for k in range(1, 5)]
+    with open_warehouse(db_path) as wh:  # the fourth close found 4,000 >= 10 % of 34,000
+        dead, stored = wh.dead_rows()
+        assert dead < WRITER_ROW_GROUP_SIZE and dead < 4 * per_run and stored == n + dead
+        assert wh.connection.execute(_LIVE).fetchall() == before
+        assert wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (
+            n + 4 * per_run,
+        )
+    with open_warehouse(db_path) as wh:  # below the share: the next close leaves it alone
+        assert wh.dead_rows() == (dead, stored)
+
+
+def test_compact_returns_what_was_dead_and_keeps_every_row_and_view(db_path: str) -> None:
+    with open_warehouse(db_path) as wh:
+        assert wh.compact() == 0  # nothing dead: nothing rewritten
+        wh.write([page(batch(*((n, 10) for n in range(20_000))))])
+        wh.write([page(batch(*((n, 20) for n in range(10_000))))])
+        assert wh.dead_rows() == (10_000, 30_000)
+        live = wh.connection.execute(_LIVE).fetchall()
+        assert wh.compact() == 10_000
+        dead, stored = wh.dead_rows()
+        assert dead < WRITER_ROW_GROUP_SIZE and stored == 20_000 + dead
+        con = wh.connection
+        assert con.execute(_LIVE).fetchall() == live
+        assert con.execute("SELECT count(*) FROM live_assets").fetchone() == (20_000,)
+        assert con.execute("SELECT count(*) FROM asset_history").fetchone() == (30_000,)
+        assert con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone() == (0,)
