@@ -14,8 +14,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,48 +21,9 @@ import pytest
 
 from assets_sync.emulator import Emulator, EmulatorConfig
 from assets_sync.transport import StdlibTransport
+from tests.loopback import Handler, serve
 
-Handler = Callable[[socket.socket], None]
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"ok": 1}'
-
-
-@contextmanager
-def serve(handler: Handler, context: ssl.SSLContext | None = None) -> Iterator[int]:
-    """A loopback server running `handler` on every connection; yields its port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.05)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
-
-    def run(conn: socket.socket) -> None:
-        try:
-            if context is not None:
-                conn = context.wrap_socket(conn, server_side=True)
-            handler(conn)
-        except (OSError, ssl.SSLError):
-            pass
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            conns.append(conn)
-            threading.Thread(target=run, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for conn in conns:
-            conn.close()
-        server.close()
 
 
 def read_request(conn: socket.socket) -> bytes:

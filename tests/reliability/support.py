@@ -9,7 +9,6 @@ answers). The emulator itself is never modified.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from assets_sync.ratelimit import RateLimiter
 from assets_sync.retry import FAST_RETRY, RetryPolicy
 from assets_sync.sink import StreamKey
 from assets_sync.windows import parse_iso_ms
+from tests.loopback import serve
 from warehouse import open_warehouse
 
 KEY = "reliability-key"
@@ -97,32 +97,8 @@ def rewrite_body(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Rewrite:
 @contextmanager
 def black_hole() -> Iterator[int]:
     """A loopback port that accepts connections and never answers (a hung upstream)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    port = int(server.getsockname()[1])
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    with serve(lambda conn: None) as port:
         yield port
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 def settings_for(emu: Emulator, *, read_timeout_s: float = 10.0,
