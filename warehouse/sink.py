@@ -22,6 +22,7 @@ Guarantees (see `assets_sync.sink` for the protocol):
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,8 @@ from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate, pending_migrations
 from warehouse.reconcile import reconcile as _reconcile
 from warehouse.upsert import write_pages
+
+_log = logging.getLogger(__name__)
 
 #: `close()` compacts `assets` when dead rows are at least this share of its stored rows
 #: (about ten nights of 1 % changes), and at least COMPACT_MIN_DEAD_ROWS.
@@ -183,14 +186,21 @@ class DuckDBSink:
         with self._lock:
             if self._closed:
                 return
-            if not self.read_only and self.path != MEMORY:
-                dead, stored = self.dead_rows()
-                if dead >= COMPACT_MIN_DEAD_ROWS and dead >= stored * COMPACT_DEAD_SHARE:
-                    self.compact()
-            self._closed = True
-            self._con.close()
-            if not self.read_only:
-                release_writer(self.path)
+            try:
+                if not self.read_only and self.path != MEMORY:
+                    dead, stored = self.dead_rows()
+                    if dead >= COMPACT_MIN_DEAD_ROWS and dead >= stored * COMPACT_DEAD_SHARE:
+                        self.compact()
+            except duckdb.Error as exc:
+                # Upkeep, not the run's work: its transaction rolled back, nothing is lost,
+                # and the next close tries again. Say so, and close all the same.
+                _log.warning("warehouse %s: compaction failed, tried again at the next close: %s",
+                             self.path, exc)  # fmt: skip
+            finally:
+                self._closed = True
+                self._con.close()
+                if not self.read_only:
+                    release_writer(self.path)
 
     def __enter__(self) -> DuckDBSink:
         return self

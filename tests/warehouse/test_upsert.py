@@ -329,3 +329,20 @@ def test_compact_returns_what_was_dead_and_keeps_every_row_and_view(db_path: str
         assert con.execute("SELECT count(*) FROM live_assets").fetchone() == (20_000,)
         assert con.execute("SELECT count(*) FROM asset_history").fetchone() == (30_000,)
         assert con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone() == (0,)
+
+
+def test_a_failed_compaction_still_closes_the_warehouse_and_loses_nothing(
+    db_path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sink_module, "COMPACT_MIN_DEAD_ROWS", 1)
+    monkeypatch.setattr(sink_module, "_DELETE_OLD", "DELETE FROM no_such_table WHERE 1 = ?")
+    with open_warehouse(db_path) as wh:
+        wh.write([page(batch(*((n, 10) for n in range(100))))])
+        wh.write([page(batch(*((n, 20) for n in range(50))))])
+        live = wh.connection.execute(_LIVE).fetchall()
+    assert "compaction failed, tried again at the next close" in caplog.text
+    with open_warehouse(db_path) as wh:  # closed and released; the rewrite rolled back
+        assert wh.dead_rows() == (50, 150)
+        assert wh.connection.execute(_LIVE).fetchall() == live
+        monkeypatch.undo()
+        assert wh.compact() == 50
