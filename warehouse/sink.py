@@ -285,10 +285,10 @@ class DuckDBSink:
     def _write_pages(self, pages: Sequence[PageBatch]) -> WriteResult:
         try:
             with transaction(self._con):
-                return write_pages(self._con, pages)[0]
+                return write_pages(self._con, pages)
         except duckdb.ConversionException:
             with transaction(self._con):
-                return write_pages(self._con, pages, validate_json=True)[0]
+                return write_pages(self._con, pages, validate_json=True)
 
     @contextlib.contextmanager
     def _write_memory(self) -> Iterator[None]:

@@ -275,11 +275,11 @@ def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> p
 
 def write_pages(
     con: duckdb.DuckDBPyConnection, pages: Sequence[PageBatch], validate_json: bool = False
-) -> tuple[WriteResult, int]:
+) -> WriteResult:
     """Merge the pages into the warehouse. Must run inside a transaction (the caller's).
 
-    Returns the counts and the number of `assets` rows replaced (deleted and re-appended),
-    which is what `DuckDBSink.compact()` later reclaims.
+    Returns the counts. Replaced `assets` rows (deleted and re-appended) are reclaimed later
+    by `DuckDBSink.compact()`, which counts them from the table.
 
     `raw` typed `arrow.json` (`ASSET_SCHEMA`, what `assets_sync.normalize` builds from
     orjson's output) is taken as JSON as it is. A plain-string `raw` from any other producer
@@ -336,4 +336,4 @@ def write_pages(
     for p in pages:  # one entry per slice, not per row: the last progress of a slice wins
         last[(p.stream.stream_id, p.progress.slice_id)] = p
     upsert_progress(con, [(p.stream, p.run_id, p.progress) for p in last.values()])
-    return WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected), replaced
+    return WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected)
