@@ -3,9 +3,11 @@
 The engine never imports storage; it speaks to a `Sink`. A sink gives three guarantees the
 incremental algorithm depends on (see DESIGN.md, "The incremental algorithm"):
 
-1. `write()` is ONE transaction: the pages' assets, their versions and lineage, its rejects and
-   the slice's new cursor commit together or not at all. A crash between two writes resumes from
-   the last committed cursor; a replayed page changes nothing (upserts are idempotent).
+1. `write()` never commits a slice's new cursor before the rows it covers: the pages' assets,
+   their versions and lineage, its rejects and the cursor commit in one transaction, or (a
+   `DuckDBSink` write replacing rows spread over many row groups, see `warehouse.upsert`) in
+   parts whose LAST one carries the cursor, each part whole per asset. A crash resumes from the
+   last committed cursor; a replayed page changes nothing (upserts are idempotent).
 2. `plan_slices()` and `complete_slices()` are transactions too, so the ledger of windows in
    progress is always consistent with the data.
 3. `reconcile()` marks only assets absent from a COMPLETE listing; it never deletes rows.
@@ -148,7 +150,7 @@ class Sink(Protocol):
         ...
 
     def write(self, pages: Sequence[PageBatch]) -> WriteResult:
-        """Commit these pages and their slices' progress in ONE transaction.
+        """Commit these pages and then their slices' progress (guarantee 1 above).
 
         Pages are in arrival order; for a slice that appears several times the last progress
         wins. The engine's writer batches pages (`SyncConfig.max_rows_per_write`, see

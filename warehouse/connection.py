@@ -203,7 +203,18 @@ MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
 #: sink's later writes too (`DuckDBSink.write`). Other work keeps DEFAULT_MEMORY_LIMIT (the
 #: report and the export have their own, below).
 WRITE_MEMORY_LIMIT = "48MB"
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+#: DuckDB's units: KB, MB, ... are powers of 1000, KiB, MiB, ... powers of 1024.
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(size: str) -> int:
+    """Bytes in a size such as `48MB` or `1.5 GiB` (the forms `memory_limit` accepts)."""
+    match = _SIZE.match(size)
+    if match is None:
+        raise ValueError(f"not a size: {size!r}")
+    return round(float(match[1]) * _UNITS[match[2].lower()])
 
 
 EXPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_EXPORT_MEMORY_LIMIT"

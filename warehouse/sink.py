@@ -21,11 +21,10 @@ Guarantees (see `assets_sync.sink` for the protocol):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 
 import duckdb
@@ -41,7 +40,7 @@ from assets_sync.sink import (
     StreamState,
     WriteResult,
 )
-from warehouse import connection, ledger
+from warehouse import connection, ledger, upsert
 from warehouse.columns import check_asset_tables
 from warehouse.connection import (
     MEMORY,
@@ -51,16 +50,16 @@ from warehouse.connection import (
     claim_writer,
     connect,
     memory_limit,
-    memory_limit_for,
     reattach_for_writing,
     release_writer,
+    size_bytes,
     transaction,
     write_memory_limit,
 )
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate, pending_migrations
 from warehouse.reconcile import reconcile as _reconcile
-from warehouse.upsert import write_pages
+from warehouse.upsert import DELETE_INFO_BYTES, Merged, deferred_pages, write_pages
 
 _log = logging.getLogger(__name__)
 
@@ -83,13 +82,21 @@ class DuckDBSink:
         read_only: bool = False,
         migrate_to: int | None = None,
         reattach_rows: int | None = None,
+        max_delete_groups: int | None = None,
     ) -> None:
         """Open (creating it if needed, unless read-only) and bring the schema up to date.
 
         `migrate_to` stops at an older schema version; it exists to test upgrades.
         `reattach_rows`: `write()` attaches the file again once this many rows were written
         since it was attached (default `warehouse.connection.REATTACH_ROWS`).
+        `max_delete_groups`: the row groups of `assets` whose delete information `write()`
+        lets DuckDB hold at once (default `warehouse.upsert.MAX_DELETE_GROUPS`); a write that
+        would need more commits in parts, with a checkpoint between them.
         """
+        if max_delete_groups is None:
+            max_delete_groups = upsert.MAX_DELETE_GROUPS
+        if max_delete_groups < 1:
+            raise ValueError(f"max_delete_groups must be at least 1, not {max_delete_groups}")
         self.path = canonical_path(path)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -97,6 +104,11 @@ class DuckDBSink:
         self._reattach_rows = connection.REATTACH_ROWS if reattach_rows is None else reattach_rows
         self._rows_since_attach = 0  # asset rows written since the file was (re)attached
         self.reattached = 0  # how many times write() attached the file again
+        self._max_delete_groups = max_delete_groups
+        self.deferred_parts = 0  # write() transactions beyond the first (see write_pages)
+        # Row groups of `assets` whose delete information DuckDB holds since the writer's last
+        # checkpoint (a superset: DuckDB's own automatic checkpoints free it unannounced).
+        self._held: set[int] = set()
         self._limit = memory_limit()
         self._write_limit = write_memory_limit()
         if not read_only:
@@ -177,7 +189,7 @@ class DuckDBSink:
                     if last is not None:
                         self._con.execute(_COPY_LIVE, [last])
                         self._con.execute(_DELETE_OLD, [last])
-                self._con.execute("CHECKPOINT")
+                self._checkpoint()
             finally:
                 self._con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
             return dead
@@ -240,7 +252,13 @@ class DuckDBSink:
                 ledger.plan_slices(self._con, stream, slices)
 
     def write(self, pages: Sequence[PageBatch]) -> WriteResult:
-        """Commit the pages, their rejects and their slices' progress in ONE transaction.
+        """Commit the pages, their rejects and their slices' progress in one transaction, or,
+        when replacing their rows would make DuckDB hold delete information for more than
+        `max_delete_groups` row groups of `assets`, in parts with a checkpoint between them,
+        the progress in the last (`warehouse.upsert.write_pages`). DuckDB holds 256 KiB per
+        row group deleted from until the next checkpoint: replacing 10,000 rows spread over
+        10M in one transaction needed 305 MB, more than the connection's whole limit. Each
+        transaction's memory limit is the write limit plus what is held.
 
         `raw` typed JSON (`ASSET_SCHEMA`: the engine's normalize) is stored as it is; text
         `raw` is cast by DuckDB, and if it refuses a value, the transaction is rolled back and
@@ -253,19 +271,34 @@ class DuckDBSink:
                 return WriteResult()
             if self._rows_since_attach >= self._reattach_rows and self.path != MEMORY:
                 self._reattach()
-            try:
-                with self._write_memory():
-                    result = self._write_pages(pages)
-            except duckdb.Error as exc:
-                if not _ran_out_of_memory(exc):
-                    raise
-                # A batch that does not fit the writer's limit (very large records, or a
-                # commit replacing many rows) was rolled back; it is written again, whole,
-                # under the connection's own limit, as are the later ones.
-                self._write_limit = self._limit
-                result = self._write_pages(pages)
+            result = WriteResult()
+            todo: Sequence[PageBatch] = pages
+            while True:
+                merged = self._merge(todo)
+                self._held |= merged.groups
+                result = result + merged.result
+                if merged.deferred is None:
+                    break
+                # DuckDB holds as much delete information as the writer allows
+                # (upsert.MAX_DELETE_GROUPS); a checkpoint frees it for the next part.
+                self._checkpoint()
+                self.deferred_parts += 1
+                todo = deferred_pages(todo, merged.deferred)
             self._rows_since_attach += sum(p.assets.num_rows for p in pages)
             return result
+
+    def _merge(self, pages: Sequence[PageBatch]) -> Merged:
+        """One transaction of `write`: all of `pages`, or a part and the ids it deferred."""
+        try:
+            return self._write_pages(pages)
+        except duckdb.Error as exc:
+            if not _ran_out_of_memory(exc):
+                raise
+            # A batch that does not fit the writer's limit (very large records, or a
+            # commit replacing many rows) was rolled back; it is written again, whole,
+            # under the connection's own limit, as are the later ones.
+            self._write_limit = self._limit
+            return self._write_pages(pages)
 
     def _reattach(self) -> None:
         """Free DuckDB's metadata of the row groups written so far (a sync's RSS no longer
@@ -280,25 +313,44 @@ class DuckDBSink:
             release_writer(self.path)
             raise
         self._rows_since_attach = 0
+        self._held.clear()  # detaching checkpoints the file
         self.reattached += 1
 
-    def _write_pages(self, pages: Sequence[PageBatch]) -> WriteResult:
-        try:
-            with transaction(self._con):
-                return write_pages(self._con, pages)
-        except duckdb.ConversionException:
-            with transaction(self._con):
-                return write_pages(self._con, pages, validate_json=True)
+    def _write_pages(self, pages: Sequence[PageBatch]) -> Merged:
+        """One transaction under the writer's `memory_limit` (`connection`:
+        WRITE_MEMORY_LIMIT, so a sync's buffer pool does not grow with the warehouse), raised
+        by what DuckDB's delete information will pin (`upsert.DELETE_INFO_BYTES` per row
+        group the transaction deletes from); the connection's limit is restored after."""
+        groups = self._max_delete_groups
+        base = size_bytes(self._write_limit)
 
-    @contextlib.contextmanager
-    def _write_memory(self) -> Iterator[None]:
-        """DuckDB's `memory_limit` lowered to the writer's for the block (`connection`:
-        WRITE_MEMORY_LIMIT), so a sync's buffer pool does not grow with the warehouse."""
-        if self._write_limit == self._limit:
-            yield
-            return
-        with memory_limit_for(self._con, self._write_limit):
-            yield
+        def reserve(held: int) -> None:
+            self._con.execute(f"SET memory_limit = '{base + held * DELETE_INFO_BYTES}B'")
+
+        reserve(len(self._held))
+        try:
+            try:
+                with transaction(self._con):
+                    return write_pages(
+                        self._con, pages, max_groups=groups, held=self._held, reserve=reserve
+                    )
+            except duckdb.ConversionException:
+                reserve(len(self._held))
+                with transaction(self._con):
+                    return write_pages(
+                        self._con,
+                        pages,
+                        validate_json=True,
+                        max_groups=groups,
+                        held=self._held,
+                        reserve=reserve,
+                    )
+        finally:
+            self._con.execute(f"SET memory_limit = '{self._limit}'")  # readers' limit again
+
+    def _checkpoint(self) -> None:
+        self._con.execute("CHECKPOINT")
+        self._held.clear()
 
     def complete_slices(
         self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None

@@ -23,6 +23,7 @@ import pytest
 
 import warehouse.connection as connection_module
 import warehouse.sink as sink_module
+import warehouse.upsert as upsert_module
 from assets_sync.emulator import Emulator, EmulatorConfig, MutateWhilePaging, TokenMode
 from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.errors import UnstableListingError
@@ -150,6 +151,27 @@ def test_converges_when_the_writer_attaches_its_file_again_before_every_write(
     monkeypatch.setattr(sink_module, "reattach_for_writing", reattach)
     story(tmp_path / "wh.duckdb", assets=1_500, token_mode="offset", rounds=1, budget=24)
     assert len(calls) >= 5  # 12 seen: the first sync alone writes 1,500 rows
+
+
+@pytest.mark.smoke
+def test_converges_when_writes_replace_rows_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same story with every write that replaces rows in more than one row group of
+    `assets` committing in parts (`warehouse.upsert.MAX_DELETE_GROUPS`, 64 groups of 8,192
+    rows by default; here 1 group of 2,048, over 3,000 assets)."""
+    parts: list[int] = []
+    real = sink_module.deferred_pages
+
+    def spy(pages: Any, ids: Any) -> Any:
+        parts.append(len(ids))
+        return real(pages, ids)
+
+    monkeypatch.setattr(connection_module, "WRITER_ROW_GROUP_SIZE", 2048)
+    monkeypatch.setattr(upsert_module, "MAX_DELETE_GROUPS", 1)
+    monkeypatch.setattr(sink_module, "deferred_pages", spy)
+    story(tmp_path / "wh.duckdb", assets=3_000, token_mode="offset", rounds=1, budget=24)
+    assert len(parts) >= 2 and all(parts)
 
 
 @pytest.mark.slow

@@ -121,6 +121,33 @@ def test_a_write_too_big_for_the_write_limit_is_retried_under_the_connections(
     assert counts == (20_000, 20_000)
 
 
+def test_writes_make_room_for_the_delete_information_duckdb_holds(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB holds 256 KiB per row group a transaction deleted rows from, until a checkpoint
+    (`warehouse.upsert.MAX_DELETE_GROUPS`): the writes after a replacing one run under the
+    write limit plus that much, and a checkpoint (here the compaction's) gives it back."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.setattr(connection_module, "WRITER_ROW_GROUP_SIZE", 2048)
+    seen = _spy_write_limits(monkeypatch)
+    n = np.arange(5 * 2048)
+    changed = n[::1000]
+    with open_warehouse(db_path) as wh:
+        wh.write([page(make_assets(n, BASE_MS + 0 * n))])
+        ids = ", ".join(f"'asset_{i}'" for i in changed)
+        groups = wh.connection.execute(
+            f"SELECT count(DISTINCT rowid // 2048) FROM assets WHERE id IN ({ids})"
+        ).fetchone()
+        assert groups is not None and groups[0] > 1
+        wh.write([page(make_assets(changed, BASE_MS + 1 + 0 * changed))])
+        wh.write([page(make_assets([99_999], [BASE_MS]))])
+        wh.compact()
+        wh.write([page(make_assets([99_998], [BASE_MS]))])
+        assert _limit(wh) == "122.0 MiB"
+    held = f"{(48_000_000 + groups[0] * 256 * 1024) / 2**20:.1f} MiB"
+    assert seen == ["45.7 MiB", "45.7 MiB", held, "45.7 MiB"]
+
+
 def _commit_failing_once(monkeypatch: pytest.MonkeyPatch, message: str) -> list[str]:
     """The sink's first COMMIT fails as DuckDB's does when it runs out of memory there:
     a `TransactionException`, and no transaction left open (nothing written)."""
