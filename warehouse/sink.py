@@ -296,8 +296,13 @@ class DuckDBSink:
                 raise
             # A batch that does not fit the writer's limit (very large records, or a
             # commit replacing many rows) was rolled back; it is written again, whole,
-            # under the connection's own limit, as are the later ones.
+            # under the connection's own limit, as are the later ones. The file is attached
+            # again first: a DELETE that ran out of memory leaves its aborted deletes behind
+            # in DuckDB 2.0.1, and deleting those rows again fails with "Conflict on tuple
+            # deletion!" until then (a checkpoint does not clear them).
             self._write_limit = self._limit
+            if self.path != MEMORY:
+                self._reattach()
             return self._write_pages(pages)
 
     def _reattach(self) -> None:

@@ -145,3 +145,29 @@ def test_a_crash_between_parts_keeps_the_cursor_and_the_resumed_write_converges(
 def test_the_budget_must_allow_one_group(tmp_path: object) -> None:
     with pytest.raises(ValueError, match="max_delete_groups must be at least 1"):
         DuckDBSink(f"{tmp_path}/w.duckdb", max_delete_groups=0)
+
+
+def test_a_delete_that_ran_out_of_memory_is_written_again_after_attaching_the_file_again(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB 2.0.1: a DELETE that runs out of memory and is rolled back leaves its aborted
+    deletes behind, and deleting those rows again fails with "Conflict on tuple deletion!"
+    until the file is attached again. Here no room is made for the delete information
+    (200 row groups, 50 MiB, against a 32MB write limit), so the DELETE runs out; the sink
+    attaches the file again and writes the pages again under the connection's limit."""
+    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
+    monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
+    numbers = np.arange(200 * GROUP_ROWS)
+    with DuckDBSink(f"{tmp_path}/oom.duckdb", max_delete_groups=1_000) as wh:
+        for chunk in np.array_split(numbers, 10):  # appended as they are: no upsert needed
+            wh.connection.register("b", make_assets(chunk, BASE_MS + 10 + 0 * chunk))
+            wh.connection.execute("INSERT INTO assets SELECT *, NULL, now(), now() FROM b")
+            wh.connection.unregister("b")
+        spread = numbers[:: len(numbers) // 300]
+        result = wh.write([page(make_assets(spread, BASE_MS + 20 + 0 * spread))])
+        assert (result.updated, wh.reattached) == (len(spread), 1)
+        rows = wh.connection.execute(
+            f"SELECT count(*), count(DISTINCT id), count(*) FILTER "
+            f"(WHERE epoch_ms(updated_at) = {BASE_MS + 20}) FROM assets"
+        ).fetchone()
+        assert rows == (len(numbers), len(numbers), len(spread))
