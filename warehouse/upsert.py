@@ -24,8 +24,9 @@ The upsert rule (DESIGN.md, "The incremental algorithm", 5):
   with the ART index a commit that replaces 10k rows of a 1M-row table took 1-2 s (measured);
   without it, a few tens of ms. Replacing a current row is a delete + append of that row in
   the same transaction, invisible to readers; an asset row is never removed. DuckDB holds
-  memory for every row group a transaction deletes from, so a write replacing rows in more
-  than `max_groups` row groups commits in parts (`write_pages`, `MAX_DELETE_GROUPS`).
+  memory for every row group a transaction deletes from until a checkpoint: the caller makes
+  room for it, and a write that would hold more than `MAX_DELETE_GROUPS` commits in parts
+  (`write_pages`).
 * Records the engine rejected, and rows that cannot be stored (no id, no updated_at, `raw`
   not JSON), go to `rejected_assets`; a replayed reject is not stored twice.
 
@@ -328,6 +329,15 @@ def write_pages(
 
     Returns the counts. Replaced `assets` rows (deleted and re-appended) are reclaimed later
     by `DuckDBSink.compact()`, which counts them from the table.
+
+    `raw` typed `arrow.json` (`ASSET_SCHEMA`, what `assets_sync.normalize` builds from
+    orjson's output) is taken as JSON as it is. A plain-string `raw` from any other producer
+    is cast to JSON by DuckDB, which parses every value: if one is not JSON, the cast fails
+    and the caller's transaction must be rolled back; the sink then retries the same pages
+    with `validate_json` True, which diverts such rows to `rejected_assets` (at the price of
+    parsing every `raw` once more, which is why it is not the default path). Skipping that
+    parse for the engine's pages saved a fifth of the writer's CPU (measured: 100k emulator
+    assets in 8192-row writes, 5.2 s -> 4.2 s), since both tables cast it.
 
     `max_groups`, `held`: DuckDB holds delete information for the row groups in `held` (the
     caller's count since its last checkpoint), and may hold it for `max_groups` at most (see
