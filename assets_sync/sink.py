@@ -5,7 +5,7 @@ incremental algorithm depends on (see DESIGN.md, "The incremental algorithm"):
 
 1. `write()` never commits a slice's new cursor before the rows it covers: the pages' assets,
    their versions and lineage, its rejects and the cursor commit in one transaction, or (a
-   `DuckDBSink` write replacing rows spread over many row groups, see `warehouse.upsert`) in
+   `DuckDBSink` write replacing rows spread over many row groups, see `warehouse.delete_budget`) in
    parts whose LAST one carries the cursor, each part whole per asset. A crash resumes from the
    last committed cursor; a replayed page changes nothing (upserts are idempotent).
 2. `plan_slices()` and `complete_slices()` are transactions too, so the ledger of windows in

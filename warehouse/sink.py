@@ -40,7 +40,7 @@ from assets_sync.sink import (
     StreamState,
     WriteResult,
 )
-from warehouse import connection, ledger, upsert
+from warehouse import connection, delete_budget, ledger
 from warehouse.columns import check_asset_tables
 from warehouse.connection import (
     MEMORY,
@@ -56,10 +56,11 @@ from warehouse.connection import (
     transaction,
     write_memory_limit,
 )
+from warehouse.delete_budget import DELETE_INFO_BYTES, deferred_pages
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate, pending_migrations
 from warehouse.reconcile import reconcile as _reconcile
-from warehouse.upsert import DELETE_INFO_BYTES, Merged, deferred_pages, write_pages
+from warehouse.upsert import Merged, write_pages
 
 _log = logging.getLogger(__name__)
 
@@ -90,11 +91,11 @@ class DuckDBSink:
         `reattach_rows`: `write()` attaches the file again once this many rows were written
         since it was attached (default `warehouse.connection.REATTACH_ROWS`).
         `max_delete_groups`: the row groups of `assets` whose delete information `write()`
-        lets DuckDB hold at once (default `warehouse.upsert.MAX_DELETE_GROUPS`); a write that
+        lets DuckDB hold at once (default `warehouse.delete_budget.MAX_DELETE_GROUPS`); a write that
         would need more commits in parts, with a checkpoint between them.
         """
         if max_delete_groups is None:
-            max_delete_groups = upsert.MAX_DELETE_GROUPS
+            max_delete_groups = delete_budget.MAX_DELETE_GROUPS
         if max_delete_groups < 1:
             raise ValueError(f"max_delete_groups must be at least 1, not {max_delete_groups}")
         self.path = canonical_path(path)
@@ -280,7 +281,7 @@ class DuckDBSink:
                 if merged.deferred is None:
                     break
                 # DuckDB holds as much delete information as the writer allows
-                # (upsert.MAX_DELETE_GROUPS); a checkpoint frees it for the next part.
+                # (delete_budget.MAX_DELETE_GROUPS); a checkpoint frees it for the next part.
                 self._checkpoint()
                 self.deferred_parts += 1
                 todo = deferred_pages(todo, merged.deferred)
@@ -324,7 +325,7 @@ class DuckDBSink:
     def _write_pages(self, pages: Sequence[PageBatch]) -> Merged:
         """One transaction under the writer's `memory_limit` (`connection`:
         WRITE_MEMORY_LIMIT, so a sync's buffer pool does not grow with the warehouse), raised
-        by what DuckDB's delete information will pin (`upsert.DELETE_INFO_BYTES` per row
+        by what DuckDB's delete information will pin (`delete_budget.DELETE_INFO_BYTES` per row
         group the transaction deletes from); the connection's limit is restored after."""
         groups = self._max_delete_groups
         base = size_bytes(self._write_limit)

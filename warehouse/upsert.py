@@ -25,8 +25,8 @@ The upsert rule (DESIGN.md, "The incremental algorithm", 5):
   without it, a few tens of ms. Replacing a current row is a delete + append of that row in
   the same transaction, invisible to readers; an asset row is never removed. DuckDB holds
   memory for every row group a transaction deletes from until a checkpoint: the caller makes
-  room for it, and a write that would hold more than `MAX_DELETE_GROUPS` commits in parts
-  (`write_pages`).
+  room for it, and a write that would hold too much commits in parts (`write_pages`,
+  `warehouse.delete_budget`).
 * Records the engine rejected, and rows that cannot be stored (no id, no updated_at, `raw`
   not JSON), go to `rejected_assets`; a replayed reject is not stored twice.
 
@@ -43,35 +43,22 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA, empty_rejects
+from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
 from assets_sync.sink import PageBatch, SliceState, StreamKey, WriteResult
-from warehouse import connection
 from warehouse.columns import select_list
+from warehouse.delete_budget import REPLACING, DeletePlan, drop_deferred, plan_deletes
 from warehouse.errors import WarehouseError
 from warehouse.timeutil import ms_to_dt
 
 _IN = "_wh_in"  # the incoming asset rows (registered Arrow table)
 _REJ = "_wh_rej"  # the incoming reject rows
 _CLS = "_wh_cls"  # one row per incoming id, classified against `assets`
-_DEFER = "_wh_defer"  # ids whose replacement is left to a following transaction
-
-#: Row groups of `assets` whose delete information the writer lets DuckDB hold at once (see
-#: `write_pages`). DuckDB keeps `DELETE_INFO_BYTES` of memory for every row group a
-#: transaction deletes from, and cannot evict it until the next checkpoint: replacing 10,000
-#: rows spread over a 1M-row `assets` (123 row groups of `WRITER_ROW_GROUP_SIZE`) held 31 MB,
-#: over 10M rows (1,221 groups) 305 MB, more than the connection's whole 128MB limit
-#: (measured, DuckDB 2.0.1). The writer raises a write's memory limit by what is held
-#: (`write_pages(reserve=...)`): at most 64 MiB here, so a 1M-asset warehouse replaces rows in
-#: one transaction and a 10M one in five, with a checkpoint between them.
-MAX_DELETE_GROUPS = 256
-DELETE_INFO_BYTES = 256 * 1024
 
 _COLS = select_list()
 _LINEAGE_DIFF = " OR ".join(f"l.{c} IS DISTINCT FROM a.{c}" for c in LINEAGE_RELATIONS)
@@ -113,23 +100,6 @@ SELECT
 FROM {_CLS}
 """
 
-# The row group of a stored row: `assets` is appended in groups of `WRITER_ROW_GROUP_SIZE`
-# rows, so rowids divide into them. (A file whose groups are larger, written by other
-# settings, only makes the count pessimistic: more groups counted than touched.)
-_GROUP = "_rowid // {rg}"  # rg: `connection.WRITER_ROW_GROUP_SIZE`, read at each write
-_REPLACING = "_class IN ('updated', 'same')"
-
-_TOUCHED = f"SELECT DISTINCT {_GROUP} FROM {_CLS} WHERE {_REPLACING}"
-
-# The ids whose stored rows lie in the row groups left for later: they are taken out of this
-# transaction whole (every incoming row of the id), and written in a following one.
-_DEFERRED = f"""
-CREATE TEMP TABLE {_DEFER} AS
-SELECT id FROM {_CLS} WHERE {_REPLACING} AND {_GROUP} IN (SELECT unnest(?::BIGINT[]))
-"""
-_UNCLASSIFY = f"DELETE FROM {_CLS} WHERE id IN (SELECT id FROM {_DEFER})"
-_DEFERRED_ROWS = f"(SELECT count(*) FROM {_IN} WHERE {{valid}} AND id IN (SELECT id FROM {_DEFER}))"
-
 # Distinct (id, updated_at) of the call, first observation of each, with the stored version.
 # Narrow first (ids, timestamps, ordinals), then the wide rows are fetched by ordinal.
 _CANDIDATES = f"""
@@ -160,7 +130,7 @@ WHERE v.updated_at < v._stored_at
 # Replacing a current row is delete + insert by rowid: DuckDB updates list columns very slowly
 # (about 3 s per 10k rows at 1M rows, measured), delete + append costs a few ms.
 _DELETE_REPLACED = f"""
-DELETE FROM assets WHERE rowid IN (SELECT _rowid FROM {_CLS} WHERE {_REPLACING})
+DELETE FROM assets WHERE rowid IN (SELECT _rowid FROM {_CLS} WHERE {REPLACING})
 """
 
 _INSERT_CURRENT = f"""
@@ -340,8 +310,8 @@ def write_pages(
     assets in 8192-row writes, 5.2 s -> 4.2 s), since both tables cast it.
 
     `max_groups`, `held`: DuckDB holds delete information for the row groups in `held` (the
-    caller's count since its last checkpoint), and may hold it for `max_groups` at most (see
-    `MAX_DELETE_GROUPS`). When replacing the pages' rows would delete from more, the ids whose
+    caller's count since its last checkpoint), and may hold it for `max_groups` at most
+    (`delete_budget`). When replacing the pages' rows would delete from more, the ids whose
     stored rows lie in the row groups beyond that are left out whole, returned as
     `Merged.deferred`, and the slices' progress is NOT written: the caller commits,
     checkpoints (which frees the delete information), and writes `deferred_pages(pages,
@@ -351,7 +321,7 @@ def write_pages(
 
     `reserve(groups)`: called before anything is written with the number of row groups whose
     delete information DuckDB will hold by the end of the transaction (`held` and this one's),
-    so that the caller can make room for it (`DELETE_INFO_BYTES` each) beside the write's own.
+    so that the caller can make room for it (`delete_budget.DELETE_INFO_BYTES` each).
     """
     valid = _VALID_JSON if validate_json else _VALID
     trusted = all(_raw_is_json(p.assets) for p in pages if p.assets.num_rows)
@@ -363,30 +333,17 @@ def write_pages(
         ensure_stream(con, stream)
 
     new = updated = unchanged = rejected = replaced = 0
-    deferred: pa.Array | None = None
-    touched: set[int] = set()  # row groups of `assets` this transaction deletes from
+    plan = DeletePlan(frozenset(), None, "0")
     con.register(_IN, assets)
     con.register(_REJ, rejects)
     try:
         if assets.num_rows:
             con.execute(_CLASSIFY.format(valid=valid))
-            deferred_rows = "0"
-            rg = connection.WRITER_ROW_GROUP_SIZE
             if max_groups is not None or reserve is not None:
-                touched = {int(g) for (g,) in con.execute(_TOUCHED.format(rg=rg)).fetchall()}
-            fresh = sorted(touched - held)
-            room = len(fresh) if max_groups is None else max(0, max_groups - len(held))
-            if len(fresh) > room:  # the groups beyond the room: their ids wait
-                later = fresh[room:]
-                touched.difference_update(later)
-                con.execute(_DEFERRED.format(rg=rg), [later])
-                con.execute(_UNCLASSIFY)
-                ids = con.sql(f"SELECT id FROM {_DEFER}").to_arrow_table().column(0)
-                deferred = ids.combine_chunks()
-                deferred_rows = _DEFERRED_ROWS.format(valid=valid)
-            if reserve is not None and (held or touched):
-                reserve(len(held | touched))
-            row = con.execute(_COUNT.format(valid=valid, deferred=deferred_rows)).fetchone()
+                plan = plan_deletes(con, _CLS, _IN, valid, held, max_groups)
+            if reserve is not None and (held or plan.touched):
+                reserve(len(held | plan.touched))
+            row = con.execute(_COUNT.format(valid=valid, deferred=plan.deferred_rows)).fetchone()
             assert row is not None
             total, invalid, new, updated, replaced, relinked = (int(v) for v in row)
             unchanged = total - invalid - new - updated
@@ -404,8 +361,7 @@ def write_pages(
             if new or relinked:
                 con.execute(_LINEAGE_INSERT)
             con.execute(f"DROP TABLE {_CLS}")
-            if deferred is not None:
-                con.execute(f"DROP TABLE {_DEFER}")
+            drop_deferred(con, plan)
         rejected += rejects.num_rows
         if rejected:
             con.execute(_REJECTS.format(valid=valid))
@@ -416,25 +372,11 @@ def write_pages(
             con.unregister(_REJ)
 
     result = WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected)
-    if deferred is not None and len(deferred):
-        return Merged(result, deferred, frozenset(touched))
+    if plan.deferred is not None:
+        return Merged(result, plan.deferred, plan.touched)
     last: dict[tuple[str, str], PageBatch] = {}
     for p in pages:  # one entry per slice, not per row: the last progress of a slice wins
         last[(p.stream.stream_id, p.progress.slice_id)] = p
     upsert_progress(con, [(p.stream, p.run_id, p.progress) for p in last.values()])
-    return Merged(result, None, frozenset(touched))
+    return Merged(result, None, plan.touched)
 
-
-def deferred_pages(pages: Sequence[PageBatch], ids: pa.Array) -> list[PageBatch]:
-    """The pages cut down to the valid rows of `ids` (what `write_pages` deferred), with no
-    rejects (the first part wrote them), and every page kept for its slice's progress."""
-    out: list[PageBatch] = []
-    for p in pages:
-        a = p.assets
-        if a.num_rows:
-            keep = pc.and_kleene(
-                pc.is_in(a.column("id"), value_set=ids), pc.is_valid(a.column("updated_at"))
-            )
-            a = a.filter(pc.fill_null(keep, False))
-        out.append(replace(p, assets=a, rejects=empty_rejects()))
-    return out

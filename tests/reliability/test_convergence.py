@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 import warehouse.connection as connection_module
+import warehouse.delete_budget as budget_module
 import warehouse.sink as sink_module
-import warehouse.upsert as upsert_module
 from assets_sync.emulator import Emulator, EmulatorConfig, MutateWhilePaging, TokenMode
 from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.errors import UnstableListingError
@@ -158,7 +158,7 @@ def test_converges_when_writes_replace_rows_in_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same story with every write that replaces rows in more than one row group of
-    `assets` committing in parts (`warehouse.upsert.MAX_DELETE_GROUPS`, 64 groups of 8,192
+    `assets` committing in parts (`warehouse.delete_budget.MAX_DELETE_GROUPS`, 64 groups of 8,192
     rows by default; here 1 group of 2,048, over 3,000 assets)."""
     parts: list[int] = []
     real = sink_module.deferred_pages
@@ -168,7 +168,7 @@ def test_converges_when_writes_replace_rows_in_parts(
         return real(pages, ids)
 
     monkeypatch.setattr(connection_module, "WRITER_ROW_GROUP_SIZE", 2048)
-    monkeypatch.setattr(upsert_module, "MAX_DELETE_GROUPS", 1)
+    monkeypatch.setattr(budget_module, "MAX_DELETE_GROUPS", 1)
     monkeypatch.setattr(sink_module, "deferred_pages", spy)
     story(tmp_path / "wh.duckdb", assets=3_000, token_mode="offset", rounds=1, budget=24)
     assert len(parts) >= 2 and all(parts)

@@ -21,7 +21,7 @@ from assets_sync.sink import PageBatch, SliceState, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
 from warehouse import DuckDBSink, open_warehouse
-from warehouse.upsert import MAX_DELETE_GROUPS
+from warehouse.delete_budget import MAX_DELETE_GROUPS
 
 GROUP_ROWS = 2048  # DuckDB's smallest row group
 GROUPS = 5

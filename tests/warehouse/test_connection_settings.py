@@ -125,7 +125,7 @@ def test_writes_make_room_for_the_delete_information_duckdb_holds(
     db_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB holds 256 KiB per row group a transaction deleted rows from, until a checkpoint
-    (`warehouse.upsert.MAX_DELETE_GROUPS`): the writes after a replacing one run under the
+    (`warehouse.delete_budget.MAX_DELETE_GROUPS`): the writes after a replacing one run under the
     write limit plus that much, and a checkpoint (here the compaction's) gives it back."""
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
     monkeypatch.setattr(connection_module, "WRITER_ROW_GROUP_SIZE", 2048)
