@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from assets_sync.schema import empty_rejects
 from assets_sync.sink import PageBatch
@@ -95,6 +94,10 @@ def drop_deferred(con: duckdb.DuckDBPyConnection, plan: DeletePlan) -> None:
 def deferred_pages(pages: Sequence[PageBatch], ids: pa.Array) -> list[PageBatch]:
     """The pages cut down to the valid rows of `ids` (what a transaction deferred), with no
     rejects (the first part wrote them), and every page kept for its slice's progress."""
+    # Imported here: pyarrow.compute adds ~8 MB to the RSS of every process that imports it,
+    # and only a write in parts gets here.
+    import pyarrow.compute as pc
+
     out: list[PageBatch] = []
     for p in pages:
         a = p.assets
