@@ -20,6 +20,15 @@ and normalizing. At most one write is in flight, and writes run in submission or
 sink still sees a single writer and every slice's progress in order. Memory: at most two
 buffers (the one committing and the one filling), each `max_rows` rows plus one page.
 
+Coalescing (`coalesce_rows`): pages of ~100 rows are concatenated, as they arrive, into
+batches of at least `coalesce_rows` rows, and the pages themselves are dropped. The sink gets
+a few big batches it can scan as they are, instead of a hundred small ones it would have to
+copy into one contiguous table while the pages are still alive: a 100k-asset sync peaked
+~13 MB lower (benchmarks/RESULTS.md). Each slice's progress survives the merge: a merged group
+is handed over as one `PageBatch` carrying every row (and the progress of the group's last
+page) preceded by row-less `PageBatch`es carrying the last progress of each other slice in
+the group, so the last progress of every slice, and the order of writes, are unchanged.
+
 Errors: the first failure of a write is re-raised by the next `add()`/`poll()`/`flush()`
 call, and no later write is started.
 """
@@ -27,8 +36,11 @@ call, and no later write is started.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+
+import pyarrow as pa
 
 from assets_sync.sink import PageBatch
 
@@ -44,12 +56,16 @@ class WriteBuffer:
         max_rows: int,
         max_delay_s: float,
         ending: Callable[[], bool] | None = None,
+        coalesce_rows: int = 0,
     ) -> None:
         self._commit = commit
         self._ending = ending
         self._max_rows = max_rows
         self._max_delay_s = max_delay_s
-        self._pages: list[PageBatch] = []
+        self._coalesce_rows = coalesce_rows
+        self._pages: list[PageBatch] = []  # what the next write gets (coalesced groups)
+        self._loose: list[PageBatch] = []  # pages not coalesced yet (fewer rows than that)
+        self._loose_rows = 0
         self._rows = 0
         self._oldest = 0.0  # monotonic arrival time of the first buffered page
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-write")
@@ -63,17 +79,29 @@ class WriteBuffer:
         return self._rows >= self._max_rows
 
     def add(self, page: PageBatch) -> None:
-        if not self._pages:
+        if not self._pages and not self._loose:
             self._oldest = time.monotonic()
-        self._pages.append(page)
-        self._rows += page.assets.num_rows + page.rejects.num_rows
+        rows = page.assets.num_rows + page.rejects.num_rows
+        self._rows += rows
+        if self._coalesce_rows <= 1:
+            self._pages.append(page)
+        else:
+            self._loose.append(page)
+            self._loose_rows += rows
+            if self._loose_rows >= self._coalesce_rows:
+                self._settle()
         self.poll()
+
+    def _settle(self) -> None:
+        """Move the loose pages into the write's list, merged (`coalesce`)."""
+        self._pages += coalesce(self._loose)
+        self._loose, self._loose_rows = [], 0
 
     def poll(self) -> None:
         """Collect a finished write (raising its error); start the next one if it is due."""
         if self._inflight is not None and self._inflight.done():
             self._collect()
-        if self._pages and self._inflight is None and self._due():
+        if (self._pages or self._loose) and self._inflight is None and self._due():
             self._submit()
         elif self.full and self._inflight is not None:
             # Both buffers are full: wait for the write in flight (this is the backpressure
@@ -87,7 +115,7 @@ class WriteBuffer:
         """Commit everything buffered and wait for it (the fetchers are done)."""
         if self._inflight is not None:
             self._collect()
-        if self._pages:
+        if self._pages or self._loose:
             self._submit()
             self._collect()
 
@@ -102,6 +130,7 @@ class WriteBuffer:
         return self._ending is not None and self._rows >= self._max_rows // 10 and self._ending()
 
     def _submit(self) -> None:
+        self._settle()
         pages, self._pages, self._rows = self._pages, [], 0
         self._inflight = self._pool.submit(self._commit, pages)
 
@@ -109,3 +138,52 @@ class WriteBuffer:
         assert self._inflight is not None
         inflight, self._inflight = self._inflight, None
         inflight.result()  # re-raises the write's error
+
+
+def coalesce(pages: Sequence[PageBatch]) -> list[PageBatch]:
+    """The pages merged into as few `PageBatch`es as their run, stream and schemas allow.
+
+    Consecutive pages of one run and stream, whose asset and reject batches have the same
+    schemas, become one batch holding all their rows, with the progress of the last of them;
+    it is preceded by a row-less `PageBatch` for each other slice among them, carrying that
+    slice's last progress. Rows keep their order, and so does every slice's progress, so a
+    sink writes the result exactly as it would write the pages.
+    """
+    out: list[PageBatch] = []
+    group: list[PageBatch] = []
+    for page in pages:
+        if group and not _same_kind(group[0], page):
+            out += _merged(group)
+            group = []
+        group.append(page)
+    if group:
+        out += _merged(group)
+    return out
+
+
+def _same_kind(a: PageBatch, b: PageBatch) -> bool:
+    return (
+        a.run_id == b.run_id
+        and a.stream == b.stream
+        and a.assets.schema.equals(b.assets.schema)
+        and a.rejects.schema.equals(b.rejects.schema)
+    )
+
+
+def _merged(group: list[PageBatch]) -> list[PageBatch]:
+    if len(group) == 1:
+        return group
+    last = group[-1]
+    latest: dict[str, PageBatch] = {}  # slice -> its last page in the group, in order
+    for p in group:
+        latest.pop(p.progress.slice_id, None)
+        latest[p.progress.slice_id] = p
+    # Built empty, not sliced: a zero-row slice would keep its page's buffers alive.
+    no_assets = pa.RecordBatch.from_pylist([], schema=last.assets.schema)
+    no_rejects = pa.RecordBatch.from_pylist([], schema=last.rejects.schema)
+    markers = [
+        replace(p, assets=no_assets, rejects=no_rejects) for p in latest.values() if p is not last
+    ]
+    assets = pa.concat_batches([p.assets for p in group])
+    rejects = pa.concat_batches([p.rejects for p in group])
+    return [*markers, replace(last, assets=assets, rejects=rejects)]

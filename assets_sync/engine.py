@@ -11,6 +11,7 @@ plan: ledger slices (resumed) + new slices for the gaps of the target window
      (request times, latency.py) or while the writer is the bottleneck
   -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
   -> the calling thread drains the queue into a `WriteBuffer` (batching.py): pages are
+     merged into batches of `coalesce_rows` as they arrive, and
      buffered until `max_rows_per_write` rows (or `max_write_delay_s`, or the end), then
      committed by ONE commit thread, one write in flight at a time, while the next buffer
      fills. Each write is ONE sink.write() (one transaction: rows + versions + rejects +
@@ -363,6 +364,7 @@ class _Run:
             cfg.max_rows_per_write,
             cfg.max_write_delay_s,
             ending=lambda: scheduler.rows_left() <= cfg.max_rows_per_write,
+            coalesce_rows=cfg.coalesce_rows,
         )
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency
         gate = FetchGate(min(cfg.min_active_fetchers, threads), threads, cfg.initial_fetchers)

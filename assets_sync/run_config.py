@@ -47,6 +47,9 @@ class SyncConfig:
     #: 1.8k more rows in each buffer: 11-13 MB more peak at the same speed (measured)
     max_rows_per_write: int = 8192
     max_write_delay_s: float = 2.0  # ... or when its oldest buffered page waited this long
+    #: pages are merged into batches of at least this many rows as they arrive (batching.py),
+    #: which the warehouse scans as they are: 2048 is DuckDB's vector; 0 or 1 keeps pages
+    coalesce_rows: int = 2048
     #: reconcile: refuse to mark more than this share of a stream's live assets deleted in one
     #: call (an empty listing from credentials of the wrong scope); None or 1.0 = no limit.
     max_deleted_fraction: float | None = 0.5
@@ -62,6 +65,8 @@ class SyncConfig:
             raise ValueError("initial_fetchers must be >= 1")
         if self.min_split_pages < 0:
             raise ValueError("min_split_pages must be >= 0 (0: never split a running slice)")
+        if self.coalesce_rows < 0:
+            raise ValueError("coalesce_rows must be >= 0 (0: pages are written as they came)")
         if self.max_rows_per_write < 1 or self.max_write_delay_s < 0:
             raise ValueError("max_rows_per_write must be >= 1 and max_write_delay_s >= 0")
         if self.lookback_ms < 0 or self.settle_lag_ms < 0:

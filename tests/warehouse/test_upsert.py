@@ -346,3 +346,21 @@ def test_a_failed_compaction_still_closes_the_warehouse_and_loses_nothing(
         assert wh.connection.execute(_LIVE).fetchall() == live
         monkeypatch.undo()
         assert wh.compact() == 50
+
+
+def test_big_batches_are_scanned_as_they_are_and_store_what_small_pages_store() -> None:
+    """Batches of ~DuckDB's vector size (the engine's coalesced pages) are not copied into
+    one table first; the result is the same as from 100-row pages, duplicates included."""
+    n = 3000
+    pairs = [(i, 10) for i in range(n)] + [(i, 20) for i in range(0, n, 7)]  # newer twins
+    small = [page(batch(*pairs[i : i + 100])) for i in range(0, len(pairs), 100)]
+    big = [page(batch(*pairs[i : i + 1500])) for i in range(0, len(pairs), 1500)]
+    stored = "SELECT * EXCLUDE (first_synced_at, last_synced_at) FROM assets ORDER BY id"
+    results, states = [], []
+    for pages in (small, big):
+        with open_warehouse(":memory:") as wh:
+            results.append(wh.write(pages))
+            states.append((wh.connection.execute(stored).fetchall(), versions(wh)))
+    assert results[0] == results[1] == WriteResult(new=n, unchanged=len(pairs) - n)
+    assert states[0] == states[1]
+    assert len(states[0][1]) == len(pairs)
