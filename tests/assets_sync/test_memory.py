@@ -78,3 +78,38 @@ def test_the_cli_opts_out_before_running_a_command(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(cli.Console, "print", lambda *a, **k: None)
     cli.main(["status", "--warehouse", str(ROOT / "no-such-dir" / "w.duckdb")])
     assert calls == ["allocator", "pandas"]
+
+
+def test_httpx_is_imported_without_its_command_line() -> None:
+    """In a fresh interpreter: importing assets_sync leaves out httpx's console command (and
+    so click, rich and pygments), the client still works, and click, rich and httpx's own
+    `main` stub are still there for whoever wants them. A process that imported httpx first
+    keeps it as it was."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import assets_sync.client
+        import httpx
+        assert "httpx._main" not in sys.modules and "rich" not in sys.modules
+        assert "click" not in sys.modules
+        assert httpx.Response(200, json={"a": 1}).json() == {"a": 1}
+        assert callable(httpx.main)
+        import rich.console, click  # still importable
+        print("ok")
+        """
+    )
+    before = textwrap.dedent(
+        """
+        import sys
+        import httpx
+        from assets_sync._lean_httpx import import_httpx_without_its_cli
+        assert not import_httpx_without_its_cli()
+        print("ok" if "httpx._main" in sys.modules else "cli missing")
+        """
+    )
+    for code in (script, before):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "ok"
