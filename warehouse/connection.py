@@ -197,12 +197,13 @@ MEMORY_LIMIT_ENV = "ASSETS_SYNC_DUCKDB_MEMORY_LIMIT"
 #: rows, the classification's hash table and a row group being compressed; the rest of the
 #: buffer pool only caches blocks the writer already wrote, which the next write's scan of
 #: `assets` reads back cheaply. A 1M-asset first sync peaked 66 MB lower at 64MB than at
-#: 128MB, at the same speed, and ~20 MB lower again at 48MB once DuckDB no longer parsed `raw`
-#: on insert (benchmarks/RESULTS.md; 32MB ran out of memory on 3-4 writes per 100k emulator
-#: assets). A write that runs out is written again under the connection's limit, and the
-#: sink's later writes too (`DuckDBSink.write`). Other work keeps DEFAULT_MEMORY_LIMIT (the
-#: report and the export have their own, below).
-WRITE_MEMORY_LIMIT = "48MB"
+#: 128MB, at the same speed, ~20 MB lower again at 48MB once DuckDB no longer parsed `raw`
+#: on insert, and ~10 MB lower again at 32MB once a usual write's versions no longer needed a
+#: grouping (a 16 MB hash table; before that, 32MB ran out of memory on 3-4 writes per 100k
+#: emulator assets; benchmarks/RESULTS.md). A write that runs out is written again under the
+#: connection's limit, and the sink's later writes too (`DuckDBSink.write`). Other work keeps
+#: DEFAULT_MEMORY_LIMIT (the report and the export have their own, below).
+WRITE_MEMORY_LIMIT = "32MB"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 #: DuckDB's units: KB, MB, ... are powers of 1000, KiB, MiB, ... powers of 1024.
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}

@@ -11,7 +11,7 @@ Guarantees (see `assets_sync.sink` for the protocol):
 * Opening applies pending migrations (read-write) and verifies that the asset tables match
   `assets_sync.schema.ASSET_SCHEMA`.
 * Memory: `write()` runs under DuckDB's lower write limit (`connection.WRITE_MEMORY_LIMIT`,
-  48MB) and restores the connection's own (128MB) for whatever reads next; a write that does
+  32MB) and restores the connection's own (128MB) for whatever reads next; a write that does
   not fit (in a statement or in its COMMIT) is rolled back and written again, whole, under
   the connection's limit, and so are the sink's later writes (records that large would make
   every write run out twice). Every `connection.REATTACH_ROWS` rows written, the file is

@@ -21,10 +21,21 @@ from warehouse import WarehouseError, open_warehouse
 from warehouse.connection import (
     EXPORT_MEMORY_LIMIT_ENV,
     MEMORY_LIMIT_ENV,
+    WRITE_MEMORY_LIMIT,
     WRITER_ROW_GROUP_SIZE,
+    size_bytes,
 )
 from warehouse.export import export_parquet
 from warehouse.sink import DuckDBSink
+
+
+def _as_duckdb_prints(size: int) -> str:
+    """A memory limit as `current_setting('memory_limit')` shows it: MiB, cut to 0.1."""
+    return f"{size * 10 // 2**20 / 10:.1f} MiB"
+
+
+#: The write limit as DuckDB prints it (32MB: "30.5 MiB").
+WRITE_LIMIT = _as_duckdb_prints(size_bytes(WRITE_MEMORY_LIMIT))
 
 
 def setting(db_path: str, name: str) -> str:
@@ -84,7 +95,7 @@ def test_writes_run_under_the_lower_write_limit_and_readers_keep_theirs(
         wh.write([page(make_assets([2, 3], [BASE_MS + 5, BASE_MS + 3]))])
         assert _limit(wh) == "122.0 MiB"  # 128MB again for whatever reads next
         assert wh.connection.execute("SELECT count(*) FROM assets").fetchone() == (3,)
-    assert seen == ["45.7 MiB", "45.7 MiB"]  # 48MB as DuckDB prints it
+    assert seen == [WRITE_LIMIT, WRITE_LIMIT]
 
 
 def test_a_limit_from_the_environment_applies_to_writes_too(
@@ -144,8 +155,8 @@ def test_writes_make_room_for_the_delete_information_duckdb_holds(
         wh.compact()
         wh.write([page(make_assets([99_998], [BASE_MS]))])
         assert _limit(wh) == "122.0 MiB"
-    held = f"{(48_000_000 + groups[0] * 256 * 1024) / 2**20:.1f} MiB"
-    assert seen == ["45.7 MiB", "45.7 MiB", held, "45.7 MiB"]
+    held = _as_duckdb_prints(size_bytes(WRITE_MEMORY_LIMIT) + groups[0] * 256 * 1024)
+    assert seen == [WRITE_LIMIT, WRITE_LIMIT, held, WRITE_LIMIT]
 
 
 def _commit_failing_once(monkeypatch: pytest.MonkeyPatch, message: str) -> list[str]:
@@ -189,7 +200,7 @@ def test_a_commit_that_runs_out_of_the_write_limit_is_retried_under_the_connecti
     n = np.arange(1_000)
     with open_warehouse(db_path) as wh:
         result = wh.write([page(make_assets(n, BASE_MS + n))])
-        assert failed and seen == ["45.7 MiB", "122.0 MiB"]
+        assert failed and seen == [WRITE_LIMIT, "122.0 MiB"]
         assert (result.new, result.updated, result.unchanged) == (1_000, 0, 0)
         counts = wh.connection.execute(
             "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_versions)"
