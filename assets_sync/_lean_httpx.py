@@ -6,10 +6,12 @@ every process that syncs (measured: 16 MB for `import httpx` with them, 10 MB wi
 httpx itself is built for their absence: its `__init__` catches the ImportError and defines
 `httpx.main` as a stub that says the command line's dependencies are missing.
 
-`assets_sync/__init__.py` calls this before any module of the package imports httpx. It does
-nothing if httpx is already imported. Its one effect on the process: `httpx.main()` (the
-console command's entry point, not used by importing programs) prints that stub's message.
-click, rich and pygments themselves still import normally.
+The modules of the package that use httpx import it from here
+(`from assets_sync._lean_httpx import httpx`), so the first of them imports it this way;
+nothing changes if the program imported httpx before. The one effect on the process:
+`httpx.main()` (the console command's entry point, not used by importing programs) prints
+that stub's message. click, rich and pygments themselves still import normally. (Not in the
+package's `__init__`: `warehouse` imports `assets_sync.schema` and must not import httpx.)
 """
 
 from __future__ import annotations
@@ -39,3 +41,8 @@ def import_httpx_without_its_cli() -> bool:
     finally:
         sys.meta_path.remove(finder)
     return _CLI not in sys.modules
+
+
+import_httpx_without_its_cli()
+
+import httpx as httpx  # noqa: E402 - bound after the import above; re-exported

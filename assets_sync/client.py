@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
 import orjson
 
 from assets_sync import auth
+from assets_sync._lean_httpx import httpx
 from assets_sync.config import ApiSettings
 from assets_sync.errors import (
     ApiRequestError,

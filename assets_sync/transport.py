@@ -32,7 +32,7 @@ import select
 import ssl
 import threading
 
-import httpx
+from assets_sync._lean_httpx import httpx
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _Key = tuple[str, str, int]

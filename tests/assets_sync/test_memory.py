@@ -81,7 +81,7 @@ def test_the_cli_opts_out_before_running_a_command(monkeypatch: pytest.MonkeyPat
 
 
 def test_httpx_is_imported_without_its_command_line() -> None:
-    """In a fresh interpreter: importing assets_sync leaves out httpx's console command (and
+    """In a fresh interpreter: importing the client leaves out httpx's console command (and
     so click, rich and pygments), the client still works, and click, rich and httpx's own
     `main` stub are still there for whoever wants them. A process that imported httpx first
     keeps it as it was."""

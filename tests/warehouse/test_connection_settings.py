@@ -24,6 +24,7 @@ from warehouse.connection import (
     WRITE_MEMORY_LIMIT,
     WRITER_ROW_GROUP_SIZE,
     size_bytes,
+    writer_threads,
 )
 from warehouse.export import export_parquet
 from warehouse.sink import DuckDBSink
@@ -300,9 +301,10 @@ def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Pat
         settings = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('max_vacuum_tasks'),"
             " current_setting('TimeZone'), current_setting('enable_progress_bar'),"
-            " current_setting('temp_directory')"
+            " current_setting('temp_directory'), current_setting('threads')"
         ).fetchone()
-        assert settings == ("122.0 MiB", 0, "UTC", False, str(path.resolve()) + ".tmp")
+        tmp = str(path.resolve()) + ".tmp"
+        assert settings == ("122.0 MiB", 0, "UTC", False, tmp, writer_threads())
         groups = con.execute(
             "SELECT row_group_id, sum(count) FROM pragma_storage_info('asset_versions')"
             " WHERE column_name = 'updated_at' AND segment_type <> 'VALIDITY' GROUP BY 1"
@@ -324,3 +326,11 @@ def test_an_in_memory_warehouse_is_never_reattached() -> None:
         wh.write([page(make_assets([3], [BASE_MS]))])
         assert wh.reattached == 0
         assert wh.connection.execute("SELECT count(*) FROM assets").fetchone() == (3,)
+
+
+def test_the_writer_leaves_a_core_to_the_fetch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's threads for the writer: all usable cores but one, and at least one."""
+    monkeypatch.setattr(connection_module.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    assert writer_threads() == 3
+    monkeypatch.setattr(connection_module.os, "sched_getaffinity", lambda _: {0})
+    assert writer_threads() == 1
