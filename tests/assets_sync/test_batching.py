@@ -141,20 +141,26 @@ def last_progress(pages: list[PageBatch]) -> dict[str, SliceState]:
     return {p.progress.slice_id: p.progress for p in pages}
 
 
-def test_coalesced_pages_write_the_same_rows_and_progress_in_fewer_batches() -> None:
+def buffered(pages: list[PageBatch], max_rows: int, coalesce_rows: int) -> list[list[PageBatch]]:
+    """The writes a coalescing buffer makes of the pages."""
     rec = Recorder()
-    buf = WriteBuffer(rec, max_rows=60, max_delay_s=60, coalesce_rows=25)
-    pages = [sliced_page(10, 10 * i, f"s{i % 3}", bad=i % 2) for i in range(12)]
+    buf = WriteBuffer(rec, max_rows=max_rows, max_delay_s=60, coalesce_rows=coalesce_rows)
     for p in pages:
         buf.add(p)
     buf.flush()
     buf.close()
-    out = [p for w in rec.writes for p in w]
+    return rec.writes
+
+
+def test_coalesced_pages_write_the_same_rows_and_progress_in_fewer_batches() -> None:
+    pages = [sliced_page(10, 10 * i, f"s{i % 3}", bad=i % 2) for i in range(12)]
+    writes = buffered(pages, max_rows=60, coalesce_rows=25)
+    out = [p for w in writes for p in w]
     assert written_rows(out) == written_rows(pages)
     assert last_progress(out) == last_progress(pages)
     assert out[-1].progress == pages[-1].progress
     # Each write ends with the progress of its last page, and holds its rows in few batches.
-    assert all(sum(p.assets.num_rows > 0 for p in w) <= 3 for w in rec.writes)
+    assert all(sum(p.assets.num_rows > 0 for p in w) <= 3 for w in writes)
     assert max(p.assets.num_rows for p in out) >= 25
     # The row-less carriers of progress do not keep their pages' buffers alive (a zero-row
     # slice of a page would: its buffers are the page's, ~1.3 KB of `raw` per row).
@@ -190,13 +196,7 @@ def test_coalescing_keeps_rows_and_each_slices_progress_in_order(
     for slice_no, n, bad in shape:
         pages.append(sliced_page(n, start, f"s{slice_no}", bad=bad))
         start += n + 1
-    rec = Recorder()
-    buf = WriteBuffer(rec, max_rows=30, max_delay_s=60, coalesce_rows=coalesce_rows)
-    for p in pages:
-        buf.add(p)
-    buf.flush()
-    buf.close()
-    out = [p for w in rec.writes for p in w]
+    out = [p for w in buffered(pages, max_rows=30, coalesce_rows=coalesce_rows) for p in w]
     assert written_rows(out) == written_rows(pages)
     assert out[-1].progress == pages[-1].progress
     for s in {p.progress.slice_id for p in pages}:
