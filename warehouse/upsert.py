@@ -254,14 +254,14 @@ def _raw_is_json(batch: pa.RecordBatch) -> bool:
 
 
 def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> pa.Table:
-    """The pages' batches as one contiguous table in `schema`, plus run and stream ids.
+    """The pages' batches as one table in `schema`, plus run and stream ids.
 
-    Contiguous when the batches are small: DuckDB scans one big Arrow chunk much faster than
-    a hundred small ones (pages of 100 rows: 15 % more of the writer's CPU, measured). Batches
-    of about DuckDB's vector size or more (the engine's writer merges pages into such batches,
-    `assets_sync.batching`) are scanned as they are, without a copy of the whole write beside
-    them at the top of a sync's memory. Column order and nullability flags may differ from
-    `schema`; names may not.
+    Copied into one contiguous chunk when the batches are small: DuckDB scans one big Arrow
+    chunk much faster than a hundred small ones (pages of 100 rows: 15 % more of the writer's
+    CPU, measured). Batches of about DuckDB's vector size or more (the engine's writer merges
+    pages into such batches, `assets_sync.batching`) are scanned as they are, without a copy
+    of the whole write beside them at the top of a sync's memory. Column order and nullability
+    flags may differ from `schema`; names may not.
     """
     batches: list[pa.RecordBatch] = []
     run_ids: list[str] = []
