@@ -26,7 +26,6 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -178,8 +177,8 @@ class PartitionSorter:
                 for i in range(reader.num_record_batches):
                     batch = reader.get_batch(i)
                     where = _bucket_of(batch.column(key), boundaries)
-                    for b in np.unique(where):
-                        buckets[b].writer.write_batch(batch.filter(pa.array(where == b)))
+                    for b in where.unique().to_pylist():
+                        buckets[b].writer.write_batch(batch.filter(pc.equal(where, b)))
             for bucket in buckets:
                 bucket.finish()
         except BaseException:
@@ -207,39 +206,49 @@ def _column(path: str, name: str) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=reader.schema.field(name).type)
 
 
-def _comparable(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Values as a NumPy array that orders like DuckDB (timestamps as int64, strings as UTF-8
-    bytes). NULL sorts last: it becomes int64's maximum, or bytes above any UTF-8 string."""
+#: Above any UTF-8 string's bytes (0xff never occurs in UTF-8): where a NULL string key sorts.
+_NULL_BYTES = b"\xff" * 64
+_INT64_MAX = 2**63 - 1
+
+
+def _comparable(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Values that order like DuckDB (timestamps as int64, strings as their UTF-8 bytes), with
+    no NULL: NULL sorts last, as int64's maximum or as bytes above any UTF-8 string.
+
+    Arrow only (no NumPy), so the warehouse works in a process that keeps NumPy out of pyarrow
+    (`assets_sync.lean.keep_numpy_out_of_pyarrow`)."""
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         values = values.cast(pa.int64())
     if pa.types.is_integer(values.type):
-        filled = pc.fill_null(values, np.iinfo(np.int64).max)
-        return np.asarray(filled.to_numpy(), dtype=np.int64)
+        return pc.fill_null(values.cast(pa.int64()), _INT64_MAX)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return np.array(
-            [v.encode() if v is not None else b"\xff" * 64 for v in values.to_pylist()],
-            dtype=object,
+        return pc.fill_null(
+            values.cast(pa.large_binary()), pa.scalar(_NULL_BYTES, pa.large_binary())
         )
     raise TypeError(f"cannot split a partition on a {values.type} key")
 
 
-def _boundaries(keys: pa.ChunkedArray, parts: int) -> np.ndarray:
+def _boundaries(keys: pa.ChunkedArray, parts: int) -> pa.Array:
     """Up to `parts - 1` distinct cut points: a row with key k goes after every cut <= k."""
-    ordered = np.sort(_comparable(keys))
+    comparable = _comparable(keys)
+    ordered = comparable.take(pc.sort_indices(comparable))
     if len(ordered) == 0:
-        return ordered
-    picks = ordered[[len(ordered) * i // parts for i in range(1, parts)]]
-    cuts = [picks[0]] if len(picks) else []
-    for value in picks[1:]:
-        if value != cuts[-1]:
+        return pa.array([], comparable.type)
+    picks = ordered.take(pa.array([len(ordered) * i // parts for i in range(1, parts)], pa.int64()))
+    cuts: list[object] = []
+    for value in picks.to_pylist():
+        if not cuts or value != cuts[-1]:
             cuts.append(value)
-    out = np.empty(len(cuts), dtype=ordered.dtype)
-    out[:] = cuts
-    return out
+    return pa.array(cuts, comparable.type)
 
 
-def _bucket_of(values: pa.Array, boundaries: np.ndarray) -> np.ndarray:
-    return np.searchsorted(boundaries, _comparable(values), side="right")
+def _bucket_of(values: pa.Array, boundaries: pa.Array) -> pa.Array:
+    """Per value, how many boundaries are <= it (NumPy's `searchsorted(side="right")`)."""
+    comparable = _comparable(values)
+    where = pa.repeat(pa.scalar(0, pa.int64()), len(comparable))
+    for cut in boundaries:
+        where = pc.add(where, pc.greater_equal(comparable, cut).cast(pa.int64()))
+    return where
 
 
 def _remove(path: str) -> None:

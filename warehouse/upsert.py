@@ -46,7 +46,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
@@ -291,12 +290,15 @@ def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> p
     table = pa.Table.from_batches(batches, schema=schema)
     if len(batches) > 1 and table.num_rows < len(batches) * _SCAN_ROWS:
         table = table.combine_chunks()
-    reps = np.asarray(counts, dtype=np.int64)
-    table = table.append_column(
-        "_run_id", pa.array(np.repeat(np.array(run_ids, dtype=object), reps), pa.string())
-    )
-    return table.append_column(
-        "_stream_id", pa.array(np.repeat(np.array(stream_ids, dtype=object), reps), pa.string())
+    table = table.append_column("_run_id", _repeated(run_ids, counts))
+    return table.append_column("_stream_id", _repeated(stream_ids, counts))
+
+
+def _repeated(values: Sequence[str], counts: Sequence[int]) -> pa.ChunkedArray:
+    """`values[i]` repeated `counts[i]` times, in order, as one string column."""
+    return pa.chunked_array(
+        [pa.repeat(pa.scalar(v, pa.string()), n) for v, n in zip(values, counts, strict=True)],
+        pa.string(),
     )
 
 
@@ -348,7 +350,7 @@ def write_pages(
     valid = _VALID_JSON if validate_json else _VALID
     trusted = all(_raw_is_json(p.assets) for p in pages if p.assets.num_rows)
     assets = _combined(pages, ASSET_SCHEMA if trusted else _TEXT_RAW_SCHEMA, rejects=False)
-    assets = assets.append_column("_ord", pa.array(np.arange(assets.num_rows, dtype=np.int64)))
+    assets = assets.append_column("_ord", pa.array(range(assets.num_rows), pa.int64()))
     rejects = _combined(pages, REJECT_SCHEMA, rejects=True)
 
     for stream in {p.stream.stream_id: p.stream for p in pages}.values():

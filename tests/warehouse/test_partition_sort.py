@@ -180,3 +180,38 @@ def test_a_failure_while_splitting_leaves_no_file(tmp_path: Path) -> None:
                 next(batches)
     assert opened > 2
     assert os.listdir(tmp_path) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    keys=st.one_of(
+        st.lists(st.one_of(st.none(), st.integers(-(2**62), 2**62)), max_size=60),
+        st.lists(st.one_of(st.none(), st.text(alphabet="aZé€😀b\x00", max_size=4)), max_size=60),
+    ),
+    parts=st.integers(2, 9),
+)
+def test_buckets_are_numpys_searchsorted_right_on_duckdbs_order(
+    keys: list[Any], parts: int
+) -> None:
+    """Arrow-only cut points and buckets: a key goes after every cut <= it, cuts are distinct
+    and increasing, NULL sorts last, strings by UTF-8 bytes (NumPy's old implementation)."""
+    import bisect
+
+    from warehouse.partition_sort import _boundaries, _bucket_of
+
+    is_int = all(k is None or isinstance(k, int) for k in keys)
+    values = pa.array(keys, pa.int64() if is_int else pa.string())
+
+    def comparable(k: Any) -> Any:
+        if is_int:
+            return 2**63 - 1 if k is None else k
+        return b"\xff" * 64 if k is None else k.encode()
+
+    cuts = _boundaries(pa.chunked_array([values]), parts).to_pylist()
+    assert cuts == sorted(set(cuts)) and len(cuts) <= parts - 1
+    ordered = sorted(comparable(k) for k in keys)
+    if ordered:
+        assert cuts[0] == ordered[len(ordered) // parts]
+    assert _bucket_of(values, pa.array(cuts)).to_pylist() == [
+        bisect.bisect_right(cuts, comparable(k)) for k in keys
+    ]
