@@ -12,7 +12,21 @@ builds asset objects on demand, `faults` injects failures, `admin` exposes mutat
 `cli` serves in the foreground.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .config import EmulatorConfig, Faults, MutateWhilePaging, TokenMode
-from .server import Emulator
+
+if TYPE_CHECKING:
+    from .server import Emulator
 
 __all__ = ["Emulator", "EmulatorConfig", "Faults", "MutateWhilePaging", "TokenMode"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Emulator` (and with it NumPy) is imported on first use: the CLI builds the emulator's
+    flags from `cli` and `config` in processes that keep NumPy out (`assets_sync.memory`)."""
+    if name == "Emulator":
+        from .server import Emulator
+
+        return Emulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,6 @@ import sys
 import time
 
 from .config import EmulatorConfig, Faults, MutateWhilePaging
-from .server import Emulator
 
 _FAULT_RATES = (
     ("random_429_rate", "probability of a random 429 (Retry-After 0, 1 or absent)"),
@@ -89,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 2
+    from .server import Emulator  # NumPy: imported when serving, not to build a parser
+
     started = time.perf_counter()
     emu = Emulator(cfg, host=args.host, port=args.port)
     try:

@@ -3,7 +3,9 @@ without Dagster, so that process start-up and Dagster's own cost are told apart 
 
 Builds exactly what the CLI's job builds (an `AssetsClient` with its default retry policy and
 rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults, the system allocator
-for Arrow and no pandas in pyarrow, as the CLI sets them) and calls the engine once:
+for Arrow and no pandas in pyarrow, as the CLI sets them) and calls the engine once. Like the
+CLI's `sync`, `reconcile`, `status` and `export`, it also keeps NumPy out of pyarrow
+(`assets_sync.memory.keep_numpy_out_of_pyarrow`, before any import of pyarrow):
 
     python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
         [--slices 16] [--concurrency 8] [--settle-lag-seconds 0] [--lookback-minutes 15]
@@ -29,6 +31,10 @@ import json  # noqa: E402
 import threading  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 from typing import Any  # noqa: E402
+
+from assets_sync.memory import keep_numpy_out_of_pyarrow  # noqa: E402
+
+keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
 
 from assets_sync.client import AssetsClient  # noqa: E402
 from assets_sync.config import ApiSettings  # noqa: E402

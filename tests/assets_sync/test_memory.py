@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import platform
 import subprocess
 import sys
 import textwrap
@@ -113,3 +114,107 @@ def test_httpx_is_imported_without_its_command_line() -> None:
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "ok"
+
+
+def _fresh(script: str, *args: str) -> str:
+    """Run `script` in a fresh interpreter at the repository root; its stdout, stripped."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_a_sync_runs_with_numpy_kept_out_of_pyarrow(tmp_path: Path) -> None:
+    """A whole sync into a DuckDB warehouse (tie group bigger than a page, several writes),
+    then a Parquet export that splits its partition into buckets: no NumPy anywhere, and
+    `import numpy` afterwards fails naming the opt-in, rather than half-working."""
+    script = """
+        import sys
+        from assets_sync.memory import keep_numpy_out_of_pyarrow
+        assert keep_numpy_out_of_pyarrow()
+        assert not keep_numpy_out_of_pyarrow()  # pyarrow is imported now: nothing to do
+        from assets_sync.client import AssetsClient
+        from assets_sync.config import ApiSettings
+        from assets_sync.engine import SyncConfig, run_sync
+        from assets_sync.ratelimit import NoLimit
+        from assets_sync.retry import FAST_RETRY
+        from assets_sync.sink import StreamKey
+        from tests.assets_sync.fakeapi import FakeApi, make_asset
+        from warehouse import open_warehouse
+        from warehouse.export import export_parquet
+
+        assets = [make_asset(i, 1000 + i * 4000) for i in range(300)]
+        assets += [make_asset(10_000 + i, 500_000) for i in range(17)]
+        api = FakeApi(assets)
+        cfg = SyncConfig(lookback_ms=100, settle_lag_ms=10, slices=4, concurrency=3,
+                         page_size=5, min_slice_ms=1, max_rows_per_write=40)
+        client = AssetsClient(ApiSettings(base_url="http://fake/v1"),
+                              transport=api.transport(), retry=FAST_RETRY, limiter=NoLimit())
+        with client, open_warehouse(sys.argv[1] + "/w.duckdb") as wh:
+            report = run_sync(client, wh, StreamKey("proj_test"), cfg, run_start_ms=2_000_000)
+            assert report.counts.new == len(assets), report.counts
+            ids = {r[0] for r in wh.connection.execute("SELECT id FROM assets").fetchall()}
+            assert ids == set(api.assets)
+        done = export_parquet(sys.argv[1] + "/w.duckdb", sys.argv[1] + "/pq",
+                              max_bucket_bytes=4096)
+        assert done.rows["assets"] == len(assets), done.rows
+        assert "numpy" not in sys.modules
+        try:
+            import numpy
+        except ImportError as exc:
+            assert "keep_numpy_out_of_pyarrow" in str(exc)
+        else:
+            raise AssertionError("numpy was importable")
+        print("ok")
+    """
+    assert _fresh(script, str(tmp_path)) == "ok"
+
+
+def test_keeping_numpy_out_does_nothing_once_pyarrow_is_imported() -> None:
+    script = """
+        import sys
+        import pyarrow
+        from assets_sync.memory import keep_numpy_out_of_pyarrow
+        had = "numpy" in sys.modules
+        print(keep_numpy_out_of_pyarrow(), ("numpy" in sys.modules) == had)
+        import numpy  # still importable: nothing was blocked
+    """
+    assert _fresh(script) == "False True"
+
+
+def test_large_blocks_are_mapped_on_their_own_unless_the_environment_says() -> None:
+    script = """
+        import sys
+        from assets_sync.memory import mmap_large_blocks
+        print(mmap_large_blocks())
+    """
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert _fresh(script) == str(glibc)
+    env_script = """
+        import os, sys
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+        from assets_sync.memory import mmap_large_blocks
+        print(mmap_large_blocks())
+    """
+    assert _fresh(env_script) == "False"
+
+
+def test_the_system_allocator_comes_with_mapped_large_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import assets_sync.memory as memory
+
+    calls: list[str] = []
+    monkeypatch.setattr(memory, "mmap_large_blocks", lambda: calls.append("mmap") or True)
+    monkeypatch.delenv(ARROW_POOL_ENV, raising=False)
+    assert memory.prefer_system_allocator() == "system"
+    assert calls == ["mmap"]
+    monkeypatch.setenv(ARROW_POOL_ENV, "mimalloc")
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    assert memory.prefer_system_allocator() == "mimalloc"
+    assert calls == ["mmap"]  # not for another allocator

@@ -1,0 +1,77 @@
+"""`pipelines.launcher`: the `assets-sync` entry point keeps NumPy out of the commands that
+never need it, before anything imports pyarrow, and leaves it to `demo` and `emulator`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipelines.launcher import WITHOUT_NUMPY, command_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["sync", "--warehouse", "w.duckdb"], "sync"),
+        (["status"], "status"),
+        (["--help"], None),
+        ([], None),
+        (["demo", "--dir", "d"], "demo"),
+    ],
+)
+def test_the_command_is_the_first_argument(argv: list[str], command: str | None) -> None:
+    assert command_of(argv) == command
+
+
+def test_the_emulator_commands_keep_numpy() -> None:
+    assert {"sync", "reconcile", "status", "export", "report"} == WITHOUT_NUMPY
+    assert not {"demo", "emulator"} & WITHOUT_NUMPY
+
+
+def _launch(*argv: str) -> str:
+    """`pipelines.launcher.main(argv)` in a fresh interpreter; prints whether NumPy is loaded
+    afterwards and whether it can still be imported."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from pipelines.launcher import main
+        try:
+            main(sys.argv[1:])
+        except SystemExit:
+            pass
+        loaded = "numpy" in sys.modules
+        try:
+            import numpy
+            importable = True
+        except ImportError:
+            importable = False
+        print(loaded, importable)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_status_runs_without_numpy(tmp_path: Path) -> None:
+    assert _launch("status", "--warehouse", str(tmp_path / "w.duckdb"), "--json") == "False False"
+
+
+def test_the_emulator_command_may_use_numpy() -> None:
+    assert _launch("emulator", "--help") == "True True"  # pyarrow imported it, as usual
+
+
+def test_a_typo_changes_nothing() -> None:
+    assert _launch("synk") == "True True"
