@@ -79,8 +79,10 @@ def test_secret_never_leaves_the_process(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    faults = Faults(random_429_rate=0.1, error_5xx_rate=0.1, html_error_rate=0.05,
-                    max_faults=8, seed=9)  # fmt: skip
+    # One of each kind of error answer, and a few more: each 429 also slows the client's
+    # learned pace (8 faults, 6 of them 429s, made this test take 30 s instead of 7).
+    faults = Faults(random_429_rate=0.1, error_5xx_rate=0.15, html_error_rate=0.15,
+                    max_faults=5, seed=6)  # fmt: skip
     config = EmulatorConfig(assets=800, seed=51, api_key=KEY, api_secret=SECRET, faults=faults)
     path = tmp_path / "wh.duckdb"
     parquet = tmp_path / "parquet"
@@ -100,6 +102,8 @@ def test_secret_never_leaves_the_process(
         ok = dg.materialize([scenario_assets, parquet_exports], resources=resources,
                             run_config=run_config, instance=instance)  # fmt: skip
         assert ok.success
+        injected = emu.stats()["faults"]
+        assert {"429", "5xx", "html"} <= set(injected), injected  # every error path was taken
         # A failing run: the key pair no longer matches the server.
         monkeypatch.setenv("SCENARIO_API_SECRET", SECRET + "-rotated")
         bad = dg.materialize([scenario_assets], resources=resources, run_config=run_config,
