@@ -19,22 +19,16 @@ from __future__ import annotations
 import importlib
 import sys
 
+from assets_sync.memory import RefuseImport  # imports neither pyarrow nor httpx
+
 _CLI = "httpx._main"
-
-
-class _SkipHttpxCli:
-    """A meta path finder that makes `import httpx._main` fail while it is installed."""
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == _CLI:
-            raise ImportError(f"{name}: httpx's command line is not used by assets-sync")
 
 
 def import_httpx_without_its_cli() -> bool:
     """Import httpx, leaving out `httpx._main`. Returns False if httpx was imported already."""
     if "httpx" in sys.modules:
         return False
-    finder = _SkipHttpxCli()
+    finder = RefuseImport(_CLI, "httpx's command line is not used by assets-sync")
     sys.meta_path.insert(0, finder)
     try:
         importlib.import_module("httpx")

@@ -69,12 +69,16 @@ def mmap_large_blocks() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
-class _BlockPandas:
-    """A meta path finder that makes `import pandas` fail while it is installed."""
+class RefuseImport:
+    """A meta path finder that makes importing `package` (or its modules) fail with `why`,
+    while it is in `sys.meta_path`."""
+
+    def __init__(self, package: str, why: str) -> None:
+        self.package, self.why = package, why
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError(f"{name}: kept out of pyarrow by assets_sync.memory")
+        if name == self.package or name.startswith(self.package + "."):
+            raise ImportError(f"{name}: {self.why}")
 
 
 def keep_pandas_out_of_pyarrow() -> bool:
@@ -92,24 +96,13 @@ def keep_pandas_out_of_pyarrow() -> bool:
 
     if "pandas" in sys.modules:
         return False
-    blocker = _BlockPandas()
+    blocker = RefuseImport("pandas", "kept out of pyarrow by assets_sync.memory")
     sys.meta_path.insert(0, blocker)
     try:
         pa.array([0])  # pyarrow's first conversion: its one check for pandas happens here
     finally:
         sys.meta_path.remove(blocker)
     return "pandas" not in sys.modules
-
-
-class _BlockNumpy:
-    """A meta path finder that makes `import numpy` fail, with a message that says why."""
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "numpy" or name.startswith("numpy."):
-            raise ImportError(
-                f"{name}: kept out of this process by "
-                "assets_sync.memory.keep_numpy_out_of_pyarrow()"
-            )
 
 
 def keep_numpy_out_of_pyarrow() -> bool:
@@ -126,7 +119,8 @@ def keep_numpy_out_of_pyarrow() -> bool:
     """
     if "pyarrow" in sys.modules or "numpy" in sys.modules:
         return False
-    sys.meta_path.insert(0, _BlockNumpy())
+    why = "kept out of this process by assets_sync.memory.keep_numpy_out_of_pyarrow()"
+    sys.meta_path.insert(0, RefuseImport("numpy", why))
     import pyarrow  # noqa: F401 - imported now, without NumPy
 
     return "numpy" not in sys.modules
