@@ -42,7 +42,8 @@ def run_bench(assets: int) -> dict[str, float]:
 
 def check(assets: int) -> None:
     r = run_bench(assets)
-    assert r["stored"] == assets and r["rejects"] == 0
+    # Every asset arrives; some may arrive twice (a page asked just before a split), by design.
+    assert r["stored"] == assets and r["rows"] >= assets and r["rejects"] == 0, r
     growth = r["peak_rss_mb"] - r["peak_rss_mb_before"]
     assert growth < BOUND_MB, r
 
