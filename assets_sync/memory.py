@@ -51,7 +51,7 @@ def mmap_large_blocks() -> bool:
     glibc starts at 128 KiB but raises the threshold to the size of each mapped block that is
     freed, up to 32 MiB; after the first write frees its buffers, Arrow's multi-MB buffers are
     carved from the threads' heaps instead, and those keep the freed space: a 100k-asset sync
-    peaked ~8 MB higher (benchmarks/RESULTS.md, tenth and eleventh sessions). A fixed threshold
+    peaked ~8 MB higher (benchmarks/RESULTS.md, eleventh session). A fixed threshold
     maps and unmaps each large block, which costs a few page faults per buffer.
     `$MALLOC_MMAP_THRESHOLD_`, when set, is respected; so is a C library that is not glibc.
     """
