@@ -216,7 +216,7 @@ def _comparable(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
     no NULL: NULL sorts last, as int64's maximum or as bytes above any UTF-8 string.
 
     Arrow only (no NumPy), so the warehouse works in a process that keeps NumPy out of pyarrow
-    (`assets_sync.lean.keep_numpy_out_of_pyarrow`)."""
+    (`assets_sync.memory.keep_numpy_out_of_pyarrow`)."""
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         values = values.cast(pa.int64())
     if pa.types.is_integer(values.type):

@@ -18,6 +18,19 @@ from assets_sync.memory import ARROW_POOL_ENV, prefer_system_allocator
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _fresh(script: str, *args: str) -> str:
+    """Run `script` in a fresh interpreter at the repository root; its stdout, stripped."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 @pytest.fixture(autouse=True)
 def restore_pool() -> Iterator[None]:
     before = pa.default_memory_pool()
@@ -41,8 +54,7 @@ def test_an_explicit_choice_in_the_environment_wins(monkeypatch: pytest.MonkeyPa
 def test_pyarrow_leaves_pandas_alone_and_pandas_still_works() -> None:
     """In a fresh interpreter (this one imported pandas long ago): after the opt-out, a whole
     normalization and a CLI start do not import pandas; importing it afterwards still works."""
-    script = textwrap.dedent(
-        """
+    script = """
         import sys
         from assets_sync.memory import keep_pandas_out_of_pyarrow
         assert "pandas" not in sys.modules
@@ -59,12 +71,7 @@ def test_pyarrow_leaves_pandas_alone_and_pandas_still_works() -> None:
         assert not keep_pandas_out_of_pyarrow()  # pandas is imported now: nothing to do
         print("ok")
         """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert _fresh(script) == "ok"
 
 
 def test_the_cli_opts_out_before_running_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,24 +116,7 @@ def test_httpx_is_imported_without_its_command_line() -> None:
         """
     )
     for code in (script, before):
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
-        )
-        assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == "ok"
-
-
-def _fresh(script: str, *args: str) -> str:
-    """Run `script` in a fresh interpreter at the repository root; its stdout, stripped."""
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+        assert _fresh(code) == "ok"
 
 
 def test_a_sync_runs_with_numpy_kept_out_of_pyarrow(tmp_path: Path) -> None:
