@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from assets_sync.emulator import Emulator, MutateWhilePaging
+from assets_sync.windows import parse_iso_ms
 
 from .conftest import client, fetch_all, ids
 
@@ -29,6 +32,29 @@ def test_update_bumps_updated_at_monotonically_and_changes_fields(make_emu) -> N
     assert after[first[0]]["updatedAt"] > after[first[1]]["updatedAt"]  # monotonic clock
     with client(e) as c:
         assert ids(latest(c, 1)) == [first[0]]
+
+
+def test_an_edit_is_in_the_past_when_update_or_add_returns(make_emu) -> None:
+    """Edits in quick succession take one ms each, so the emulator's clock runs ahead of the
+    wall clock; `update` and `add`, in-process and over HTTP, return only once the wall clock
+    has left the last edit's millisecond. A sync started then, with no settle lag, sees them
+    (its window ends at the ms it starts, exclusive)."""
+    e: Emulator = make_emu()
+    changed = [i for _ in range(30) for i in e.update(n=2)]
+    assert time.time() * 1000 >= newest_ms(e, changed) + 1
+    added = e.add(n=3)
+    assert time.time() * 1000 >= newest_ms(e, added) + 1
+    with httpx.Client(base_url=e.admin_url, auth=("k3y", "s3cret"), timeout=10) as admin:
+        for _ in range(30):
+            changed = admin.post("/update", json={"n": 2}).json()["ids"]
+            assert time.time() * 1000 >= newest_ms(e, changed) + 1
+        added = admin.post("/add", json={"n": 2}).json()["ids"]
+        assert time.time() * 1000 >= newest_ms(e, added) + 1
+
+
+def newest_ms(e: Emulator, asset_ids: list[str]) -> int:
+    wanted = set(asset_ids)
+    return max(parse_iso_ms(a["updatedAt"]) for a in e.truth() if a["id"] in wanted)
 
 
 def test_add_roots_and_children_with_consistent_lineage(make_emu) -> None:
