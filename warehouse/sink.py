@@ -17,6 +17,10 @@ Guarantees (see `assets_sync.sink` for the protocol):
   every write run out twice). Every `connection.REATTACH_ROWS` rows written, the file is
   attached again, which frees what DuckDB keeps per row group written (~30 MB per 1M
   assets): a sync's memory stays flat in the number of assets.
+* A first sync (no row in `assets` at the sink's first write) keeps `hash(id)` of the ids it
+  stores in a temp table, 8 bytes per asset in DuckDB's memory (spilled to the temp directory
+  beyond the limit), so that a write of ids none of which is stored yet does not scan
+  `assets` to classify them (`warehouse.upsert.write_pages`, `known`).
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ COMPACT_DEAD_SHARE = 0.1
 COMPACT_MIN_DEAD_ROWS = 10_000
 # The compaction's rewrite: rowids up to the last one before it are the originals.
 _COPY_LIVE = "INSERT INTO assets SELECT * FROM assets WHERE rowid <= ?"
+#: Temp table of `hash(id)` of every id in `assets`, kept from a first sync's first write on.
+_KNOWN = "_wh_known_ids"
 _DELETE_OLD = "DELETE FROM assets WHERE rowid <= ?"
 
 
@@ -84,6 +90,7 @@ class DuckDBSink:
         migrate_to: int | None = None,
         reattach_rows: int | None = None,
         max_delete_groups: int | None = None,
+        track_new_ids: bool = True,
     ) -> None:
         """Open (creating it if needed, unless read-only) and bring the schema up to date.
 
@@ -93,6 +100,10 @@ class DuckDBSink:
         `max_delete_groups`: the row groups of `assets` whose delete information `write()`
         lets DuckDB hold at once (default `warehouse.delete_budget.MAX_DELETE_GROUPS`); a write that
         would need more commits in parts, with a checkpoint between them.
+        `track_new_ids`: when `assets` is empty at the first `write()` (a first sync), keep the
+        hashes of the ids written in a temp table, so that a write of ids none of which is
+        stored yet skips the join that scans `assets` (`warehouse.upsert.write_pages`, `known`).
+        False only to compare with the full join (tests, benchmarks).
         """
         if max_delete_groups is None:
             max_delete_groups = delete_budget.MAX_DELETE_GROUPS
@@ -110,6 +121,9 @@ class DuckDBSink:
         # Row groups of `assets` whose delete information DuckDB holds since the writer's last
         # checkpoint (a superset: DuckDB's own automatic checkpoints free it unannounced).
         self._held: set[int] = set()
+        # `_KNOWN` is kept (True), not kept (False), or not decided before the first write (None).
+        self._known: bool | None = None if track_new_ids else False
+        self.fresh_writes = 0  # write() transactions that did not read `assets` to classify
         self._limit = memory_limit()
         self._write_limit = write_memory_limit()
         if not read_only:
@@ -272,10 +286,13 @@ class DuckDBSink:
                 return WriteResult()
             if self._rows_since_attach >= self._reattach_rows and self.path != MEMORY:
                 self._reattach()
+            if self._known is None:
+                self._known = self._start_known()
             result = WriteResult()
             todo: Sequence[PageBatch] = pages
             while True:
                 merged = self._merge(todo)
+                self.fresh_writes += merged.fresh
                 self._held |= merged.groups
                 result = result + merged.result
                 if merged.deferred is None:
@@ -287,6 +304,17 @@ class DuckDBSink:
                 todo = deferred_pages(todo, merged.deferred)
             self._rows_since_attach += sum(p.assets.num_rows for p in pages)
             return result
+
+    def _start_known(self) -> bool:
+        """Whether to keep `_KNOWN` for this sink's writes: only when `assets` has no row yet,
+        so that the table starts complete (empty) and every id stored later goes through
+        `write_pages`, which adds it. Its memory is DuckDB's (8 bytes per asset, spilled to the
+        temp directory under the memory limit); it lives as long as the connection."""
+        row = self._con.execute("SELECT count(*) FROM (SELECT 1 FROM assets LIMIT 1)").fetchone()
+        if row is None or row[0]:
+            return False
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {_KNOWN} (h UBIGINT)")
+        return True
 
     def _merge(self, pages: Sequence[PageBatch]) -> Merged:
         """One transaction of `write`: all of `pages`, or a part and the ids it deferred."""
@@ -329,6 +357,7 @@ class DuckDBSink:
         group the transaction deletes from); the connection's limit is restored after."""
         groups = self._max_delete_groups
         base = size_bytes(self._write_limit)
+        known = _KNOWN if self._known else None
 
         def reserve(held: int) -> None:
             self._con.execute(f"SET memory_limit = '{base + held * DELETE_INFO_BYTES}B'")
@@ -338,7 +367,12 @@ class DuckDBSink:
             try:
                 with transaction(self._con):
                     return write_pages(
-                        self._con, pages, max_groups=groups, held=self._held, reserve=reserve
+                        self._con,
+                        pages,
+                        max_groups=groups,
+                        held=self._held,
+                        reserve=reserve,
+                        known=known,
                     )
             except duckdb.ConversionException:
                 reserve(len(self._held))
@@ -350,6 +384,7 @@ class DuckDBSink:
                         max_groups=groups,
                         held=self._held,
                         reserve=reserve,
+                        known=known,
                     )
         finally:
             self._con.execute(f"SET memory_limit = '{self._limit}'")  # readers' limit again

@@ -72,7 +72,7 @@ _VALID_JSON = _VALID + " AND json_valid(raw)"
 
 # One row per incoming id: its winning row (_ord) classified against the stored row. Narrow on
 # purpose: this join scans `assets`, and every column read here is read for the whole table.
-_CLASSIFY = f"""
+_LATEST = f"""
 CREATE TEMP TABLE {_CLS} AS
 WITH latest AS (
     SELECT id, updated_at, _ord, {", ".join(LINEAGE_RELATIONS)} FROM {_IN}
@@ -80,6 +80,10 @@ WITH latest AS (
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC, _ord DESC) = 1
 )
 SELECT l.id, l._ord, l.updated_at, {", ".join("l." + c for c in LINEAGE_RELATIONS)},
+"""
+_CLASSIFY = (
+    _LATEST
+    + f"""
        a.updated_at AS _stored_at,
        a.first_synced_at AS _first_synced_at,
        a.rowid AS _rowid,
@@ -90,6 +94,30 @@ SELECT l.id, l._ord, l.updated_at, {", ".join("l." + c for c in LINEAGE_RELATION
        (a.id IS NOT NULL AND ({_LINEAGE_DIFF})) AS _lineage_changed
 FROM latest AS l LEFT JOIN assets AS a ON a.id = l.id
 """
+)
+
+# The same classification when no incoming id can be stored yet (`known`, below): every one is
+# new, and `assets` is not read at all. In a first sync the join above scanned the whole table
+# for every write, a cost that grows with the square of the assets: 10.5 s of the writer's
+# 46.5 s at 1M, where the writer was busy 97 % of the run (measured, 2 cores).
+_CLASSIFY_NEW = (
+    _LATEST
+    + """
+       NULL::TIMESTAMPTZ AS _stored_at,
+       NULL::TIMESTAMPTZ AS _first_synced_at,
+       NULL::BIGINT AS _rowid,
+       'new' AS _class,
+       false AS _lineage_changed
+FROM latest AS l
+"""
+)
+
+# `known` (a temp table of `hash(id)`, see `write_pages`): incoming ids that may be stored. A
+# hash shared by two ids only sends the write down the full join, which is always right.
+_KNOWN_HITS = (
+    f"SELECT count(*) FROM {_IN} WHERE {{valid}} AND hash(id) IN (SELECT h FROM {{known}})"
+)
+_KNOWN_ADD = f"INSERT INTO {{known}} SELECT hash(id) FROM {_CLS} WHERE _class = 'new'"
 
 _COUNT = f"""
 SELECT
@@ -309,6 +337,7 @@ class Merged:
     result: WriteResult
     deferred: pa.Array | None = None  # ids (string) to write again; None: all written
     groups: frozenset[int] = frozenset()  # row groups of `assets` it deleted rows from
+    fresh: bool = False  # every id was new, known without reading `assets` (`known`)
 
 
 def write_pages(
@@ -318,6 +347,7 @@ def write_pages(
     max_groups: int | None = None,
     held: AbstractSet[int] = frozenset(),
     reserve: Callable[[int], None] | None = None,
+    known: str | None = None,
 ) -> Merged:
     """Merge the pages into the warehouse. Must run inside a transaction (the caller's).
 
@@ -346,6 +376,12 @@ def write_pages(
     `reserve(groups)`: called before anything is written with the number of row groups whose
     delete information DuckDB will hold by the end of the transaction (`held` and this one's),
     so that the caller can make room for it (`delete_budget.DELETE_INFO_BYTES` each).
+
+    `known`: the name of a temp table `(h UBIGINT)` holding `hash(id)` of EVERY id in `assets`
+    (more is harmless). When no incoming id's hash is in it, the ids are classified new without
+    the join that scans `assets`; either way the hashes of the new ids are added to it in this
+    transaction, so that it still holds every id when the transaction commits, and nothing
+    when it rolls back.
     """
     valid = _VALID_JSON if validate_json else _VALID
     trusted = all(_raw_is_json(p.assets) for p in pages if p.assets.num_rows)
@@ -358,11 +394,15 @@ def write_pages(
 
     new = updated = unchanged = rejected = replaced = 0
     plan = DeletePlan(frozenset(), None, "0")
+    fresh = False
     con.register(_IN, assets)
     con.register(_REJ, rejects)
     try:
         if assets.num_rows:
-            con.execute(_CLASSIFY.format(valid=valid))
+            if known is not None:
+                hits = con.execute(_KNOWN_HITS.format(valid=valid, known=known)).fetchone()
+                fresh = hits is not None and hits[0] == 0
+            con.execute((_CLASSIFY_NEW if fresh else _CLASSIFY).format(valid=valid))
             if max_groups is not None or reserve is not None:
                 plan = plan_deletes(con, _CLS, _IN, valid, held, max_groups)
             if reserve is not None and (held or plan.touched):
@@ -389,6 +429,8 @@ def write_pages(
                 con.execute(_LINEAGE_DELETE)
             if new or relinked:
                 con.execute(_LINEAGE_INSERT)
+            if known is not None and new:
+                con.execute(_KNOWN_ADD.format(known=known))
             con.execute(f"DROP TABLE {_CLS}")
             drop_deferred(con, plan)
         rejected += rejects.num_rows
@@ -402,9 +444,9 @@ def write_pages(
 
     result = WriteResult(new=new, updated=updated, unchanged=unchanged, rejected=rejected)
     if plan.deferred is not None:
-        return Merged(result, plan.deferred, plan.touched)
+        return Merged(result, plan.deferred, plan.touched, fresh)
     last: dict[tuple[str, str], PageBatch] = {}
     for p in pages:  # one entry per slice, not per row: the last progress of a slice wins
         last[(p.stream.stream_id, p.progress.slice_id)] = p
     upsert_progress(con, [(p.stream, p.run_id, p.progress) for p in last.values()])
-    return Merged(result, None, plan.touched)
+    return Merged(result, None, plan.touched, fresh)

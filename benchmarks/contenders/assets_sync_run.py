@@ -110,6 +110,7 @@ def main() -> None:
             )
         t_done = time.perf_counter()
         out["client"] = asdict(client.stats)
+        out["fresh_writes"] = wh.fresh_writes  # writes classified without reading `assets`
         if args.duckdb_memory:  # where DuckDB's memory is at the end of the run, by tag
             rows = wh.connection.execute(
                 "SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0"

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import warehouse.sink as sink_module
+import warehouse.upsert as upsert_module
 from assets_sync.schema import ASSET_SCHEMA
 from assets_sync.sink import SliceState, WriteResult
 from tests.warehouse.conftest import STREAM, page
@@ -199,6 +200,66 @@ def test_failed_write_changes_nothing(wh: DuckDBSink) -> None:
     assert wh.stream_state(STREAM).slices[0].cursor_ms == 0
 
 
+# -- a first sync classifies without reading `assets` -------------------------------------
+
+
+def test_a_first_sync_classifies_new_ids_without_reading_assets(wh: DuckDBSink) -> None:
+    """Into an empty warehouse, a write whose ids are none of the stored ones skips the join
+    with `assets`; a write with a stored id takes it, with the same counts as ever."""
+    assert wh.write([page(batch((1, 10), (2, 10), (3, 10)))]) == WriteResult(new=3)
+    assert wh.write([page(batch((4, 10), (5, 10), (4, 12)))]) == WriteResult(new=2, unchanged=1)
+    assert wh.fresh_writes == 2
+    assert wh.write([page(batch((2, 20), (6, 10)))]) == WriteResult(new=1, updated=1)
+    assert wh.write([page(batch((3, 10)))]) == WriteResult(unchanged=1)
+    assert wh.fresh_writes == 2
+    assert wh.write([page(batch((7, 10)))]) == WriteResult(new=1)
+    assert wh.fresh_writes == 3
+    assert current(wh) == [(f"asset_{n}", 20 if n == 2 else 12 if n == 4 else 10)
+                           for n in range(1, 8)]  # fmt: skip
+    assert versions(wh) == sorted(
+        [(f"asset_{n}", 10) for n in range(1, 8)] + [("asset_2", 20), ("asset_4", 12)]
+    )
+
+
+def test_a_warehouse_with_rows_always_classifies_by_the_join(db_path: str) -> None:
+    with open_warehouse(db_path) as wh:
+        wh.write([page(batch((1, 10)))])
+    with open_warehouse(db_path) as wh:
+        assert wh.write([page(batch((2, 10)))]) == WriteResult(new=1)
+        assert wh.write([page(batch((1, 20)))]) == WriteResult(updated=1)
+        assert wh.fresh_writes == 0
+        assert current(wh) == [("asset_1", 20), ("asset_2", 10)]
+
+
+def test_known_ids_outlive_a_reattach_and_forget_a_rolled_back_write(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ids' hashes live in a temp table of the connection: attaching the file again keeps
+    them, and a write that rolls back takes its own back with it. A stored id missing there
+    would be inserted a second time; an id there that is not stored only costs the join."""
+    with DuckDBSink(db_path, reattach_rows=2) as wh:
+        assert wh.write([page(batch((1, 10), (2, 10)))]) == WriteResult(new=2)
+        assert wh.write([page(batch((3, 10)))]) == WriteResult(new=1)
+        assert wh.reattached == 1 and wh.fresh_writes == 2
+        assert wh.write([page(batch((1, 20)))]) == WriteResult(updated=1)
+
+        def broken(*_: object) -> None:
+            raise RuntimeError("the progress could not be written")
+
+        monkeypatch.setattr(upsert_module, "upsert_progress", broken)
+        with pytest.raises(RuntimeError, match="progress"):
+            wh.write([page(batch((8, 10), (9, 10)))])
+        monkeypatch.undo()
+        assert wh.write([page(batch((8, 10)))]) == WriteResult(new=1)
+        assert wh.fresh_writes == 3  # 8 was not known: its first write rolled back
+        count = "SELECT count(*), count(DISTINCT id) FROM assets"
+        assert wh.connection.execute(count).fetchone() == (4, 4)
+        known = "SELECT count(*) FROM _wh_known_ids"
+        assert wh.connection.execute(known).fetchone() == (4,)
+    with open_warehouse(db_path) as wh:
+        assert current(wh) == [("asset_1", 20), ("asset_2", 10), ("asset_3", 10), ("asset_8", 10)]
+
+
 # -- the property ------------------------------------------------------------------------
 
 VERSIONS = st.lists(
@@ -227,10 +288,15 @@ def test_any_order_replay_or_duplication_gives_the_same_state(
     calls = [sequence[a:b] for a, b in zip([0, *cuts], [*cuts, len(sequence)], strict=True)]
 
     total = WriteResult()
-    with open_warehouse(":memory:") as wh:
+    with open_warehouse(":memory:") as wh, DuckDBSink(":memory:", track_new_ids=False) as full:
         for call in calls:
             if call:
-                total += wh.write([page(batch(*batches[b])) for b in call])
+                pages = [page(batch(*batches[b])) for b in call]
+                result = wh.write(pages)
+                assert full.write(pages) == result  # the same counts with the full join
+                total += result
+        assert current(full) == current(wh) and versions(full) == versions(wh)
+        assert full.fresh_writes == 0 and wh.fresh_writes >= 1
         latest: dict[int, int] = {}
         for n, t in all_versions:
             latest[n] = max(t, latest.get(n, t))
