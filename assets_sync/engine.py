@@ -70,7 +70,15 @@ from assets_sync.run_config import SyncConfig as SyncConfig
 from assets_sync.run_config import SyncCounts as SyncCounts
 from assets_sync.run_config import SyncReport as SyncReport
 from assets_sync.scheduling import SliceScheduler
-from assets_sync.sink import PageBatch, RunRecord, Sink, SliceState, StreamKey, WriteResult
+from assets_sync.sink import (
+    Pace,
+    PageBatch,
+    RunRecord,
+    Sink,
+    SliceState,
+    StreamKey,
+    WriteResult,
+)
 from assets_sync.windows import Window, run_window
 
 log = logging.getLogger(__name__)
@@ -136,6 +144,8 @@ def run_sync(
     run = _Run(client, sink, stream, config, mode, Emitter(progress), run_id)
     started = run_start_ms if run_start_ms is not None else now_ms()
     state = sink.stream_state(stream)
+    if state.pace is not None:  # start at the last run's pace, not slow start's
+        client.limiter.resume(state.pace.rate, state.pace.learned)
     run.watermark = state.watermark_ms
     record = RunRecord(run.run_id, stream, mode, now_ms(), watermark_before_ms=state.watermark_ms)
     sink.begin_run(record)
@@ -164,9 +174,16 @@ def run_sync(
             outcome="success",
             watermark_after_ms=report.watermark_after_ms,
             counts=report.counts.as_dict(),
+            pace=client_pace(client),
         )
     )
     return report
+
+
+def client_pace(client: AssetsClient) -> Pace | None:
+    """The client's limiter pace, to be recorded with a successful run (`StreamState.pace`)."""
+    pace = client.limiter.pace()
+    return Pace(*pace) if pace is not None else None
 
 
 @dataclass

@@ -51,7 +51,10 @@ class MemorySink:
     def stream_state(self, stream: StreamKey) -> StreamState:
         with self._lock:
             slices = tuple(sorted(self.ledgers.get(stream, {}).values(), key=lambda s: s.lo_ms))
-            return StreamState(stream, self.watermarks.get(stream), slices)
+            paced = [r for r in self.runs.values() if r.outcome == "success" and r.pace]
+            last = max(paced, key=lambda r: r.finished_at_ms or 0, default=None)
+            pace = last.pace if last is not None else None
+            return StreamState(stream, self.watermarks.get(stream), slices, pace)
 
     def plan_slices(self, stream: StreamKey, slices: Sequence[SliceState]) -> None:
         with self._lock:

@@ -96,6 +96,38 @@ class RateLimiter:
         self._ceiling = math.inf  # recover `recovery` times faster up to it
         self.episodes = 0
 
+    def pace(self) -> tuple[float, bool] | None:
+        """What a later run may start from (`resume`): the pace in requests per second (capped
+        at a value that never binds), and whether it was learned from the server's 429s (True)
+        or is only as far as slow start has ramped without meeting one (False). None: nothing
+        to carry (`NoLimit`)."""
+        with self._lock:
+            self._ramp(self._clock())
+            return min(self._rate, _UNLIMITED), not self._slow_start
+
+    def resume(self, pace: float, learned: bool) -> None:
+        """Start from an earlier run's `pace()` instead of `initial_rate`, before any request.
+
+        A learned pace is the server's measured limit: the limiter starts there, past slow
+        start, climbing back as after a cut (`recovery` below it). An unlearned one is how
+        far slow start got without a 429: it goes on ramping from there. Either way the first
+        429 corrects it as usual, so a stale pace (the server's limits changed, another API
+        key) costs a few 429s, not a failed run. Ignored once requests have started, and
+        never below `min_rate` nor above `max_rate`.
+        """
+        if not (pace > 0 and math.isfinite(pace)):
+            return
+        with self._lock:
+            if self._started is not None:
+                return
+            rate = min(self.max_rate, max(self.min_rate, pace))
+            if learned:
+                self._rate = rate
+                self._slow_start = False
+                self._ceiling = rate
+            elif rate > self._rate:
+                self._rate = rate
+
     @property
     def rate(self) -> float:
         """The current pace in requests per second (`inf` once it no longer binds)."""
@@ -242,4 +274,10 @@ class NoLimit(RateLimiter):
         return None
 
     def on_throttle(self, retry_after_s: float | None = None) -> None:
+        return None
+
+    def pace(self) -> tuple[float, bool] | None:
+        return None  # it learns nothing, and must not make a later limiter skip slow start
+
+    def resume(self, pace: float, learned: bool) -> None:
         return None

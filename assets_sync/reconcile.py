@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 
 from assets_sync.client import AssetsClient
-from assets_sync.engine import SyncConfig, now_ms
+from assets_sync.engine import SyncConfig, client_pace, now_ms
 from assets_sync.pagination import BY_CREATED, PaginationStats, paginate
 from assets_sync.planning import earliest, stream_params
 from assets_sync.progress import Emitter, ProgressEvent, ProgressListener
@@ -171,6 +171,9 @@ def run_reconcile(
     started = run_start_ms if run_start_ms is not None else now_ms()
     before = client.stats
     t0 = time.monotonic()
+    pace = sink.stream_state(stream).pace
+    if pace is not None:  # start at the last run's pace, not slow start's
+        client.limiter.resume(pace.rate, pace.learned)
     record = RunRecord(run_id, stream, "reconcile", now_ms())
     sink.begin_run(record)
     hi = started - config.settle_lag_ms
@@ -243,6 +246,7 @@ def run_reconcile(
             outcome="success" if complete else "failed",
             error=error,
             counts=counts,
+            pace=client_pace(client),
         )
     )
     emit(

@@ -77,11 +77,24 @@ class StreamState:
 
     `watermark_ms`: every asset with `updatedAt <= watermark_ms` was committed by a finished
     run (None before the first one). `slices`: the open ledger, possibly left by a crashed run.
+    `pace`: the client's request pace at the end of the latest successful run of ANY stream
+    (the API's limits are the API key's, not a stream's), for `RateLimiter.resume`; None if no
+    run recorded one.
     """
 
     stream: StreamKey
     watermark_ms: int | None = None
     slices: tuple[SliceState, ...] = ()
+    pace: Pace | None = None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A rate limiter's pace (`RateLimiter.pace`): requests per second, and whether it was
+    learned from the server's 429s or is only as far as slow start ramped."""
+
+    rate: float
+    learned: bool
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class RunRecord:
     watermark_before_ms: int | None = None
     watermark_after_ms: int | None = None
     counts: dict[str, int] = field(default_factory=dict)  # fetched/new/updated/... pages, retries
+    pace: Pace | None = None  # the client's pace at the end of the run (`StreamState.pace`)
 
 
 class Sink(Protocol):

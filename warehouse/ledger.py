@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from assets_sync.sink import RunRecord, SliceState, StreamKey, StreamState
+from assets_sync.sink import Pace, RunRecord, SliceState, StreamKey, StreamState
 from warehouse.timeutil import dt_to_ms, ms_to_dt
 from warehouse.upsert import ensure_stream
 
@@ -24,8 +24,14 @@ COUNT_COLUMNS: tuple[str, ...] = (
 
 _RUN_COLUMNS = (
     "run_id", "stream_id", "mode", "started_at", "finished_at", "outcome", "error",
-    "watermark_before", "watermark_after", *COUNT_COLUMNS, "extra_counts",
+    "watermark_before", "watermark_after", *COUNT_COLUMNS, "extra_counts", "pace", "pace_learned",
 )  # fmt: skip
+
+#: The pace of the latest successful run of any stream (`StreamState.pace`).
+_LAST_PACE = (
+    "SELECT pace, pace_learned FROM sync_runs"
+    " WHERE outcome = 'success' AND pace IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+)
 
 _UPSERT_RUN = (  # composed from the constant column list above
     f"INSERT INTO sync_runs ({', '.join(_RUN_COLUMNS)}) "  # noqa: S608
@@ -55,7 +61,9 @@ def read_stream_state(con: duckdb.DuckDBPyConnection, stream: StreamKey) -> Stre
             [stream.stream_id],
         ).fetchall()
     )
-    return StreamState(stream=stream, watermark_ms=watermark, slices=slices)
+    paced = con.execute(_LAST_PACE).fetchone()
+    pace = Pace(float(paced[0]), bool(paced[1])) if paced else None
+    return StreamState(stream=stream, watermark_ms=watermark, slices=slices, pace=pace)
 
 
 def plan_slices(
@@ -133,5 +141,7 @@ def upsert_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
         ms_to_dt(run.watermark_after_ms),
         *(int(run.counts.get(c, 0)) for c in COUNT_COLUMNS),
         json.dumps(extra, sort_keys=True) if extra else None,
+        run.pace.rate if run.pace else None,
+        run.pace.learned if run.pace else None,
     ]
     con.execute(_UPSERT_RUN, values)

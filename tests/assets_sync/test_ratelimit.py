@@ -210,3 +210,66 @@ def test_thread_safe_token_accounting() -> None:
     for t in threads:
         t.join()
     assert len(granted) == 200
+
+
+# -- carrying the pace from one run to the next --------------------------------------------
+
+
+def test_a_learned_pace_resumes_past_slow_start() -> None:
+    """A run that learned the server's limit (a 429) hands it on: the next limiter starts at
+    that pace instead of slow start's, and does not ramp past it."""
+    first, clock = limiter(initial_rate=20.0, ramp_s=0.25, probe=0.0)
+    for _ in range(5):
+        first.acquire()
+    first.on_throttle(0.0)
+    rate, learned = first.pace() or (0.0, False)
+    assert learned and 0 < rate < 20 * 2 ** (clock.now / 0.25)
+    nxt, clock2 = limiter(initial_rate=20.0, ramp_s=0.25, probe=0.0)
+    nxt.resume(rate, learned)
+    assert nxt.pace() == (rate, True)
+    for _ in range(11):
+        nxt.acquire()
+    assert clock2.now == pytest.approx(10 / rate)  # 1 free, then the learned pace, no ramp
+
+
+def test_an_unlearned_pace_goes_on_ramping_from_where_it_was() -> None:
+    first, clock = limiter(initial_rate=20.0, ramp_s=0.25)
+    first.acquire()
+    clock.now = 1.0  # four doublings without a 429
+    assert first.pace() == pytest.approx((320.0, False))
+    nxt, clock2 = limiter(initial_rate=20.0, ramp_s=0.25)
+    nxt.resume(320.0, False)
+    nxt.acquire()
+    clock2.now = 0.25
+    assert nxt.pace() == pytest.approx((640.0, False))
+    nxt.on_throttle(0.0)  # and its first 429 is slow start's first, as without resume
+    assert nxt.pace() is not None and nxt.pace()[1] is True  # type: ignore[index]
+
+
+def test_resume_is_clamped_and_ignored_once_requests_started() -> None:
+    lim, _ = limiter(initial_rate=20.0, max_rate=50.0, min_rate=0.5)
+    lim.resume(1000.0, True)
+    assert lim.pace() == (50.0, True)
+    low, _ = limiter(initial_rate=20.0, min_rate=0.5)
+    low.resume(0.01, True)
+    assert low.pace() == (0.5, True)
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        fresh, _ = limiter(initial_rate=20.0)
+        fresh.resume(bad, True)
+        assert fresh.pace() == (20.0, False)
+    started, _ = limiter(initial_rate=20.0)
+    started.acquire()
+    started.resume(300.0, True)
+    assert started.pace() == (20.0, False)
+    unlearned, _ = limiter(initial_rate=20.0)
+    unlearned.resume(5.0, False)  # below where slow start begins: nothing to skip
+    assert unlearned.pace() == (20.0, False)
+
+
+def test_no_limit_hands_nothing_on() -> None:
+    """`NoLimit` learned nothing: recording its pace would make the next real limiter skip
+    slow start."""
+    assert NoLimit().pace() is None
+    nolimit = NoLimit()
+    nolimit.resume(5.0, True)
+    assert nolimit.acquire() == 0.0
