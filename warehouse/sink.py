@@ -20,7 +20,7 @@ Guarantees (see `assets_sync.sink` for the protocol):
 * A first sync (no row in `assets` at the sink's first write) keeps `hash(id)` of the ids it
   stores in a temp table, 8 bytes per asset in DuckDB's memory (spilled to the temp directory
   beyond the limit), so that a write of ids none of which is stored yet does not scan
-  `assets` to classify them (`warehouse.upsert.write_pages`, `known`).
+  `assets` to classify them (`warehouse.classify`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from assets_sync.sink import (
     WriteResult,
 )
 from warehouse import connection, delete_budget, ledger
+from warehouse.classify import KNOWN, start_known
 from warehouse.columns import check_asset_tables
 from warehouse.connection import (
     MEMORY,
@@ -74,8 +75,6 @@ COMPACT_DEAD_SHARE = 0.1
 COMPACT_MIN_DEAD_ROWS = 10_000
 # The compaction's rewrite: rowids up to the last one before it are the originals.
 _COPY_LIVE = "INSERT INTO assets SELECT * FROM assets WHERE rowid <= ?"
-#: Temp table of `hash(id)` of every id in `assets`, kept from a first sync's first write on.
-_KNOWN = "_wh_known_ids"
 _DELETE_OLD = "DELETE FROM assets WHERE rowid <= ?"
 
 
@@ -121,7 +120,7 @@ class DuckDBSink:
         # Row groups of `assets` whose delete information DuckDB holds since the writer's last
         # checkpoint (a superset: DuckDB's own automatic checkpoints free it unannounced).
         self._held: set[int] = set()
-        # `_KNOWN` is kept (True), not kept (False), or not decided before the first write (None).
+        # `classify.KNOWN` is kept (True), not (False), or not decided before the first write.
         self._known: bool | None = None if track_new_ids else False
         self.fresh_writes = 0  # write() transactions that did not read `assets` to classify
         self._limit = memory_limit()
@@ -287,7 +286,7 @@ class DuckDBSink:
             if self._rows_since_attach >= self._reattach_rows and self.path != MEMORY:
                 self._reattach()
             if self._known is None:
-                self._known = self._start_known()
+                self._known = start_known(self._con) is not None
             result = WriteResult()
             todo: Sequence[PageBatch] = pages
             while True:
@@ -304,17 +303,6 @@ class DuckDBSink:
                 todo = deferred_pages(todo, merged.deferred)
             self._rows_since_attach += sum(p.assets.num_rows for p in pages)
             return result
-
-    def _start_known(self) -> bool:
-        """Whether to keep `_KNOWN` for this sink's writes: only when `assets` has no row yet,
-        so that the table starts complete (empty) and every id stored later goes through
-        `write_pages`, which adds it. Its memory is DuckDB's (8 bytes per asset, spilled to the
-        temp directory under the memory limit); it lives as long as the connection."""
-        row = self._con.execute("SELECT count(*) FROM (SELECT 1 FROM assets LIMIT 1)").fetchone()
-        if row is None or row[0]:
-            return False
-        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {_KNOWN} (h UBIGINT)")
-        return True
 
     def _merge(self, pages: Sequence[PageBatch]) -> Merged:
         """One transaction of `write`: all of `pages`, or a part and the ids it deferred."""
@@ -357,7 +345,7 @@ class DuckDBSink:
         group the transaction deletes from); the connection's limit is restored after."""
         groups = self._max_delete_groups
         base = size_bytes(self._write_limit)
-        known = _KNOWN if self._known else None
+        known = KNOWN if self._known else None
 
         def reserve(held: int) -> None:
             self._con.execute(f"SET memory_limit = '{base + held * DELETE_INFO_BYTES}B'")

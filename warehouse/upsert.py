@@ -50,74 +50,25 @@ import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
 from assets_sync.sink import PageBatch, SliceState, StreamKey, WriteResult
+from warehouse.classify import CLS, IN, classify, remember_new
 from warehouse.columns import select_list
 from warehouse.delete_budget import REPLACING, DeletePlan, drop_deferred, plan_deletes
 from warehouse.errors import WarehouseError
 from warehouse.timeutil import ms_to_dt
 
-_IN = "_wh_in"  # the incoming asset rows (registered Arrow table)
+_IN = IN  # the incoming asset rows (registered Arrow table)
 _REJ = "_wh_rej"  # the incoming reject rows
-_CLS = "_wh_cls"  # one row per incoming id, classified against `assets`
+_CLS = CLS  # one row per incoming id, classified against `assets` (`warehouse.classify`)
 
 _COLS = select_list()
 #: Arrow batches with fewer rows than this on average are copied into one before the scan
 #: (`_combined`): half of DuckDB's vector (2048 rows), which it scans a batch by.
 _SCAN_ROWS = 1024
-_LINEAGE_DIFF = " OR ".join(f"l.{c} IS DISTINCT FROM a.{c}" for c in LINEAGE_RELATIONS)
 _UNPIVOT_COLS = ", ".join(f"{col} AS {rel}" for col, rel in LINEAGE_RELATIONS.items())
 _UNPIVOT_ON = ", ".join(LINEAGE_RELATIONS.values())
 
 _VALID = "id IS NOT NULL AND updated_at IS NOT NULL"
 _VALID_JSON = _VALID + " AND json_valid(raw)"
-
-# One row per incoming id: its winning row (_ord) classified against the stored row. Narrow on
-# purpose: this join scans `assets`, and every column read here is read for the whole table.
-_LATEST = f"""
-CREATE TEMP TABLE {_CLS} AS
-WITH latest AS (
-    SELECT id, updated_at, _ord, {", ".join(LINEAGE_RELATIONS)} FROM {_IN}
-    WHERE {{valid}}
-    QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC, _ord DESC) = 1
-)
-SELECT l.id, l._ord, l.updated_at, {", ".join("l." + c for c in LINEAGE_RELATIONS)},
-"""
-_CLASSIFY = (
-    _LATEST
-    + f"""
-       a.updated_at AS _stored_at,
-       a.first_synced_at AS _first_synced_at,
-       a.rowid AS _rowid,
-       CASE WHEN a.id IS NULL THEN 'new'
-            WHEN l.updated_at > a.updated_at THEN 'updated'
-            WHEN l.updated_at = a.updated_at THEN 'same'
-            ELSE 'older' END AS _class,
-       (a.id IS NOT NULL AND ({_LINEAGE_DIFF})) AS _lineage_changed
-FROM latest AS l LEFT JOIN assets AS a ON a.id = l.id
-"""
-)
-
-# The same classification when no incoming id can be stored yet (`known`, below): every one is
-# new, and `assets` is not read at all. In a first sync the join above scanned the whole table
-# for every write, a cost that grows with the square of the assets: 10.5 s of the writer's
-# 46.5 s at 1M, where the writer was busy 97 % of the run (measured, 2 cores).
-_CLASSIFY_NEW = (
-    _LATEST
-    + """
-       NULL::TIMESTAMPTZ AS _stored_at,
-       NULL::TIMESTAMPTZ AS _first_synced_at,
-       NULL::BIGINT AS _rowid,
-       'new' AS _class,
-       false AS _lineage_changed
-FROM latest AS l
-"""
-)
-
-# `known` (a temp table of `hash(id)`, see `write_pages`): incoming ids that may be stored. A
-# hash shared by two ids only sends the write down the full join, which is always right.
-_KNOWN_HITS = (
-    f"SELECT count(*) FROM {_IN} WHERE {{valid}} AND hash(id) IN (SELECT h FROM {{known}})"
-)
-_KNOWN_ADD = f"INSERT INTO {{known}} SELECT hash(id) FROM {_CLS} WHERE _class = 'new'"
 
 _COUNT = f"""
 SELECT
@@ -377,11 +328,9 @@ def write_pages(
     delete information DuckDB will hold by the end of the transaction (`held` and this one's),
     so that the caller can make room for it (`delete_budget.DELETE_INFO_BYTES` each).
 
-    `known`: the name of a temp table `(h UBIGINT)` holding `hash(id)` of EVERY id in `assets`
-    (more is harmless). When no incoming id's hash is in it, the ids are classified new without
-    the join that scans `assets`; either way the hashes of the new ids are added to it in this
-    transaction, so that it still holds every id when the transaction commits, and nothing
-    when it rolls back.
+    `known`: the temp table of stored ids' hashes (`warehouse.classify.start_known`), or None.
+    With it, a write none of whose ids is stored yet is classified without scanning `assets`,
+    and the new ids' hashes are added to it in this transaction.
     """
     valid = _VALID_JSON if validate_json else _VALID
     trusted = all(_raw_is_json(p.assets) for p in pages if p.assets.num_rows)
@@ -399,10 +348,7 @@ def write_pages(
     con.register(_REJ, rejects)
     try:
         if assets.num_rows:
-            if known is not None:
-                hits = con.execute(_KNOWN_HITS.format(valid=valid, known=known)).fetchone()
-                fresh = hits is not None and hits[0] == 0
-            con.execute((_CLASSIFY_NEW if fresh else _CLASSIFY).format(valid=valid))
+            fresh = classify(con, valid, known)
             if max_groups is not None or reserve is not None:
                 plan = plan_deletes(con, _CLS, _IN, valid, held, max_groups)
             if reserve is not None and (held or plan.touched):
@@ -430,7 +376,7 @@ def write_pages(
             if new or relinked:
                 con.execute(_LINEAGE_INSERT)
             if known is not None and new:
-                con.execute(_KNOWN_ADD.format(known=known))
+                remember_new(con, known)
             con.execute(f"DROP TABLE {_CLS}")
             drop_deferred(con, plan)
         rejected += rejects.num_rows
