@@ -98,14 +98,10 @@ def handle_admin(app: App, method: str, path: str, query: str, raw: bytes) -> Re
                 parent = obj.get("parentId")
                 if parent is not None and not isinstance(parent, str):
                     raise _Invalid("parentId must be a string")
-                added = store.add(n, parent)
-                store.wait_past_clock()
-                return json_response({"ids": added})
+                return json_response({"ids": store.add(n, parent)})
             ids, n = _ids_and_n(obj, 10 if name == "update" else 5)
             fn = store.update if name == "update" else store.delete
-            changed = fn(ids, n)
-            store.wait_past_clock()
-            return json_response({"ids": changed})
+            return json_response({"ids": fn(ids, n)})
         if name == "faults":
             if method in ("PUT", "POST"):
                 app.faults.set(_dataclass_from(Faults, _body(raw)))

@@ -222,18 +222,12 @@ class Emulator:
         return self.app.store.truth(project_id)
 
     def update(self, ids: Sequence[str] | None = None, n: int = 10) -> list[str]:
-        """Bump `updatedAt` to now (monotonic ms) and change name/description/tags/URL.
-        Returns once that millisecond is in the past (`Store.wait_past_clock`)."""
-        changed = self.app.store.update(ids, n)
-        self.app.store.wait_past_clock()
-        return changed
+        """Bump `updatedAt` to now (monotonic ms) and change name/description/tags/URL."""
+        return self.app.store.update(ids, n)
 
     def add(self, n: int = 5, parent_id: str | None = None) -> list[str]:
-        """New assets stamped now; with `parent_id`, derived children in its lineage tree.
-        Returns once that millisecond is in the past (`Store.wait_past_clock`)."""
-        added = self.app.store.add(n, parent_id)
-        self.app.store.wait_past_clock()
-        return added
+        """New assets stamped now; with `parent_id`, derived children in its lineage tree."""
+        return self.app.store.add(n, parent_id)
 
     def delete(self, ids: Sequence[str] | None = None, n: int = 5) -> list[str]:
         """Hard-delete: the assets vanish from every listing (invisible to incremental pulls)."""

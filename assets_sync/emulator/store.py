@@ -184,10 +184,11 @@ class Store:
         Edits made in quick succession get one millisecond each, so the clock above runs
         ahead of the wall clock (25 calls within 2 ms, seen on a fast machine). A sync
         started right after them, with no settle lag, ends its window at the millisecond it
-        starts (exclusive) and would leave the newest edits to its next run. The admin
-        `update` and `add` (Python and HTTP) call this before returning, so that an edit they
-        report is in the past: what a test or a benchmark means by "then sync". Not called
-        for the edits made while a page is served (mutate-while-paging).
+        starts (exclusive) and would leave the newest edits to its next run. `update` and
+        `add` (what the admin API, Python and HTTP, calls) wait for it before returning, so
+        that an edit they report is in the past: what a test or a benchmark means by "then
+        sync". The edits made while a page is served (mutate-while-paging, `update_rows`) do
+        not wait.
         """
         while True:
             with self.lock:
@@ -218,10 +219,12 @@ class Store:
         return rows
 
     def update(self, ids: Sequence[str] | None = None, n: int = 10) -> list[str]:
-        """Bump updatedAt to now and change the name, description, URL and tags."""
+        """Bump updatedAt to now and change the name, description, URL and tags; returns once
+        that millisecond is in the past (`wait_past_clock`)."""
         with self.lock:
-            rows = self._pick(ids, n)
-            return self.update_rows(rows)
+            changed = self.update_rows(self._pick(ids, n))
+        self.wait_past_clock()
+        return changed
 
     def update_rows(self, rows: Sequence[int]) -> list[str]:
         with self.lock:
@@ -256,7 +259,13 @@ class Store:
             return [self.asset_id(int(x)) for x in r]
 
     def add(self, n: int = 5, parent_id: str | None = None) -> list[str]:
-        """Create `n` assets now: a new batch of roots, or derived children of `parent_id`."""
+        """Create `n` assets now: a new batch of roots, or derived children of `parent_id`;
+        returns once that millisecond is in the past (`wait_past_clock`)."""
+        added = self._add(n, parent_id)
+        self.wait_past_clock()
+        return added
+
+    def _add(self, n: int, parent_id: str | None) -> list[str]:
         with self.lock:
             if n <= 0:
                 return []
