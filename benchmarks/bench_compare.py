@@ -73,6 +73,8 @@ def _row(m: Measurement, emu: EmulatorProcess, before: dict[str, Any]) -> dict[s
         "wall_s": m.wall_s,
         "work_s": m.result.get("work_s"),
         "cpu_s": m.cpu_s,
+        "sys_s": m.sys_s,
+        "minor_faults": m.minor_faults,
         "peak_rss_mb": m.peak_rss_mb,
         "maxrss_mb": m.maxrss_mb,
         "tree_peak_rss_mb": m.tree_peak_rss_mb,
@@ -405,6 +407,15 @@ def _f(x: Any, nd: int = 2) -> str:
     return str(x)
 
 
+def _count(n: Any) -> str:
+    """A count in the table: 4.1M, 19.6k, 812 (or "-" when not recorded)."""
+    if not isinstance(n, int):
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    return f"{n / 1e3:.1f}k" if n >= 10_000 else str(n)
+
+
 def markdown(res: dict[str, Any]) -> str:
     lines: list[str] = [f"### {res['label']}", ""]
     cmp = res.get("compare")
@@ -414,16 +425,17 @@ def markdown(res: dict[str, Any]) -> str:
         lines += [f"Full load of {cmp['assets']:,} assets, each contender against a fresh "
                   f"emulator. Machine: {machine_line(cmp['machine_before'])}; after: load "
                   f"{'/'.join(f'{x:.1f}' for x in cmp['machine_after']['load_avg_1_5_15'])}.",
-                  "", "| contender | process wall s | work s | CPU s | peak RSS MB | requests "
-                  "| wall / floor | work / floor | emulator CPU s | load 1m |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "", "| contender | process wall s | work s | CPU s (system) | minor faults "
+                  "| peak RSS MB | requests | wall / floor | work / floor | emulator CPU s "
+                  "| load 1m |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for name, row in rows.items():
             if "skipped" in row:
-                lines.append(f"| {name} | skipped: {row['skipped']} |||||||||")
+                lines.append(f"| {name} | skipped: {row['skipped']} ||||||||||")
                 continue
             lines.append(
                 f"| {name}{'' if row['ok'] else ' (FAILED)'} | {_f(row['wall_s'])} "
-                f"| {_f(row['work_s'])} | {_f(row['cpu_s'], 1)} | {_f(row['peak_rss_mb'], 0)} "
+                f"| {_f(row['work_s'])} | {_f(row['cpu_s'], 1)} ({_f(row.get('sys_s'), 1)}) "
+                f"| {_count(row.get('minor_faults'))} | {_f(row['peak_rss_mb'], 0)} "
                 f"| {_f(row['requests'])} | {_f(_ratio(row['wall_s'], fw))} "
                 f"| {_f(_ratio(row['work_s'], fwork))} | {_f(row['emulator_cpu_s'], 1)} "
                 f"| {_f(row['load_avg_1m'])} |"

@@ -11,7 +11,9 @@ Every contender runs as its own process (`python benchmarks/contenders/<x>.py ..
   that one process) and the peak of the summed RSS of its process tree sampled every 20 ms
   with psutil (covers helper processes a contender may spawn);
 - CPU seconds (user + system) of the child, from the same `wait4` rusage: on a shared machine
-  they tell the work apart from the waiting.
+  they tell the work apart from the waiting. The system share and the minor page faults are
+  kept too: unlike the times, the fault count barely moves with the machine's other tenants,
+  so it compares two runs' memory churn reliably (benchmarks/RESULTS.md, thirteenth session).
 
 The last stdout line of a contender that parses as a JSON object is its result.
 """
@@ -202,6 +204,8 @@ class Measurement:
     cmd: list[str]
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    sys_s: float = 0.0  # the kernel's share of cpu_s (page faults, syscalls, futexes)
+    minor_faults: int = 0  # pages first touched (or touched again after being returned)
     peak_rss_mb: float = 0.0
     maxrss_mb: float = 0.0  # kernel's ru_maxrss of the child alone
     tree_peak_rss_mb: float = 0.0  # psutil-sampled peak of the child's process tree
@@ -273,6 +277,8 @@ def run_process(
         proc.returncode = os.waitstatus_to_exitcode(status)
         m.returncode = proc.returncode
         m.cpu_s = round(ru.ru_utime + ru.ru_stime, 2)
+        m.sys_s = round(ru.ru_stime, 2)
+        m.minor_faults = ru.ru_minflt
         m.maxrss_mb = round(ru.ru_maxrss / 1024, 1)  # Linux: KiB
         m.tree_peak_rss_mb = round(peak / 2**20, 1)
         m.peak_rss_mb = max(m.maxrss_mb, m.tree_peak_rss_mb)

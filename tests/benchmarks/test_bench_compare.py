@@ -28,6 +28,9 @@ def test_quick_compare_runs_and_plots(tmp_path: Path) -> None:
     rows = res["compare"]["rows"]
     assert rows["floor"]["ok"] and rows["floor"]["result"]["assets"] == res["compare"]["assets"]
     assert rows["engine"]["ok"] and rows["engine"]["peak_rss_mb"] > 0
+    # The kernel's share and the page faults, which barely move with the machine's noise.
+    assert rows["engine"]["minor_faults"] > rows["floor"]["minor_faults"] > 0
+    assert 0 <= rows["engine"]["sys_s"] <= rows["engine"]["cpu_s"]
     # Every asset stored once. The rows read may exceed it: a page asked just before its slice
     # was split can hold records of the split-off piece, which reads them again and writes
     # them as unchanged (`assets_sync.pagination.paginate`, `bound`): 29 of 2,000 in 1 run
@@ -41,7 +44,8 @@ def test_quick_compare_runs_and_plots(tmp_path: Path) -> None:
     dlt = rows.get("dlt-parquet", {})
     assert "skipped" in dlt or (dlt["ok"] and dlt["result"]["assets"] == res["compare"]["assets"])
     assert res["latency"]["rows"] and res["ratelimit"]["rows"]
-    assert res["targets"] and "load average" in (tmp_path / f"{res['label']}.md").read_text()
+    table = (tmp_path / f"{res['label']}.md").read_text()
+    assert res["targets"] and "load average" in table and "| minor faults |" in table
     out = tmp_path / "plot.png"
     plot = subprocess.run(
         [sys.executable, "benchmarks/plot.py", str(next(tmp_path.glob("*.json"))), "--out",
@@ -50,3 +54,13 @@ def test_quick_compare_runs_and_plots(tmp_path: Path) -> None:
     assert plot.returncode == 0, plot.stderr[-2000:]
     made = Path(plot.stdout.strip())
     assert made.exists() and made.stat().st_size > 500
+
+
+def test_counts_are_short_in_the_table() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_compare import _count
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    counts = (None, 0, 9_999, 19_578, 4_117_424)
+    assert [_count(n) for n in counts] == ["-", "0", "9999", "19.6k", "4.12M"]
