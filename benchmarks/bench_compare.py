@@ -408,7 +408,7 @@ def _f(x: Any, nd: int = 2) -> str:
 
 
 def _count(n: Any) -> str:
-    """A count in the table: 4.1M, 19.6k, 812 (or "-" when not recorded)."""
+    """A count in the table: 4.12M, 19.6k, 812 (or "-" when not recorded)."""
     if not isinstance(n, int):
         return "-"
     if n >= 1_000_000:
