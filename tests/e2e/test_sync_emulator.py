@@ -35,8 +35,8 @@ CONFIG = SyncConfig(lookback_ms=15 * 60_000, settle_lag_ms=0, slices=4, concurre
 #: mutation, so with at most `max_tie_passes - 2` mutated passes the last two passes agree and
 #: the group settles. A larger budget may legitimately stop a run with `UnstableListingError`
 #: (README, "Known limits"; `tests/reliability/test_convergence.py` retries such runs): with
-#: 40, the 60k story's 200-asset group took all of it on the AMD box (10 failed passes, pages
-#: of 2 requests, 2026-11-29), where earlier runs had spread it over other listings.
+#: 40, the 60k story's 200-asset group took all of it on the AMD box (10 failed passes of 2
+#: pages each, 2026-11-29), where earlier runs had spread it over other listings.
 MUTATIONS = 2 * (CONFIG.max_tie_passes - 2)
 
 
