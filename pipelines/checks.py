@@ -26,7 +26,7 @@ def _run(
     warehouse: WarehouseResource, check: Callable[..., quality.CheckOutcome]
 ) -> quality.CheckOutcome:
     with warehouse.reader() as reader:
-        return check(reader.connection)
+        return quality.evaluate(reader.connection, check)
 
 
 @dg.asset_check(

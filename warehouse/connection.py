@@ -235,6 +235,13 @@ def size_bytes(size: str) -> int:
     return round(float(match[1]) * _UNITS[match[2].lower()])
 
 
+#: `memory_limit` while the data-quality checks read (`warehouse.quality.evaluate`). They run
+#: in the sync's own process right after it (the Dagster job, hence the CLI's `sync`), so what
+#: they hold adds to that process's peak; under the readers' 128MB their scans and hash
+#: tables filled it, and `assets-sync sync` of 1M assets peaked at 358 MB in the checks against
+#: 308 MB in the sync. Their queries are aggregates, which spill to disk: under 32MB they took
+#: 0.3 s at 1M instead of 0.2 s (benchmarks/RESULTS.md, fourteenth session).
+QUALITY_MEMORY_LIMIT = "32MB"
 EXPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_EXPORT_MEMORY_LIMIT"
 REPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_REPORT_MEMORY_LIMIT"
 #: `memory_limit` while `assets-sync report` reads. Its lineage figures group every asset by
@@ -294,6 +301,12 @@ def write_memory_limit() -> str:
     """`memory_limit` while the engine writes: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` when set (a
     limit the user chose applies to everything), else WRITE_MEMORY_LIMIT."""
     return _size_or(MEMORY_LIMIT_ENV, WRITE_MEMORY_LIMIT)
+
+
+def quality_memory_limit() -> str:
+    """`memory_limit` while the checks read: `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` when set, else
+    QUALITY_MEMORY_LIMIT."""
+    return _size_or(MEMORY_LIMIT_ENV, QUALITY_MEMORY_LIMIT)
 
 
 def _translate_open_error(path: str, exc: duckdb.IOException) -> WarehouseError:

@@ -1,22 +1,44 @@
 """Data-quality checks over the warehouse, as plain queries with plain results.
 
-Dagster's asset checks (`pipelines.checks`) call these; so can anyone with a connection.
-Each returns a `CheckOutcome`: whether the property holds and the figures behind the verdict.
+Dagster's asset checks (`pipelines.checks`) call these through `evaluate`; so can anyone with a
+connection. Each returns a `CheckOutcome`: whether the property holds and the figures behind the
+verdict. The queries over every asset are aggregates, never joins: DuckDB spills an aggregate's
+hash table to disk, so they run under a small `memory_limit` whatever the warehouse's size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 
+from warehouse.connection import memory_limit_for, quality_memory_limit
+
 
 @dataclass(frozen=True)
 class CheckOutcome:
     passed: bool
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, check: Callable[..., CheckOutcome], *args: Any
+) -> CheckOutcome:
+    """`check(con, *args)` under the checks' `memory_limit` (`quality_memory_limit`), then the
+    connection's own limit again.
+
+    The checks run in the sync's process right after it, so what they hold adds to its peak. A
+    check that still runs out of memory there is evaluated again under the connection's limit
+    rather than failing the run.
+    """
+    try:
+        with memory_limit_for(con, quality_memory_limit()):
+            return check(con, *args)
+    except duckdb.OutOfMemoryException:
+        return check(con, *args)
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
@@ -85,20 +107,26 @@ def lineage_resolvable(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
 
     A parent may legitimately live outside the synced scope (another project), so callers
     treat a failure as a warning; the count says how many edges dangle.
+
+    One aggregate over the ids of `assets` and the edges' targets, grouped by id, rather than
+    an anti-join: the join's hash table of every id (~70 MB at 1M assets) does not spill, and
+    ran out of memory under 48MB; the aggregate spills.
     """
-    dangling = int(
-        _scalar(
-            con,
-            """
-            SELECT count(*) FROM asset_lineage l
-            WHERE l.relation IN ('parent', 'root')
-              AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.id = l.related_id)
-            """,
+    row = con.execute(
+        """
+        SELECT coalesce(sum(edges) FILTER (WHERE NOT held), 0), coalesce(sum(edges), 0)
+        FROM (
+            SELECT bool_or(is_asset) AS held, count(*) FILTER (WHERE NOT is_asset) AS edges
+            FROM (
+                SELECT id, true AS is_asset FROM assets
+                UNION ALL
+                SELECT related_id, false FROM asset_lineage WHERE relation IN ('parent', 'root')
+            )
+            GROUP BY id
         )
-    )
-    edges = int(
-        _scalar(con, "SELECT count(*) FROM asset_lineage WHERE relation IN ('parent', 'root')")
-    )
+        """
+    ).fetchone()
+    dangling, edges = (int(row[0]), int(row[1])) if row else (0, 0)
     return CheckOutcome(dangling == 0, {"edges": edges, "dangling": dangling})
 
 
