@@ -25,7 +25,6 @@ from assets_sync.progress import ProgressEvent
 from pipelines.config import SyncRunConfig
 from pipelines.metadata import sync_metadata
 from pipelines.resources import ProgressResource, ScenarioApiResource, WarehouseResource
-from warehouse.export import export_parquet
 
 WAREHOUSE_POOL = "warehouse"
 HISTORY_START = "2023-01-01"
@@ -131,6 +130,10 @@ def scenario_history(
     description="Parquet datasets assets/, asset_versions/, asset_lineage/ for dashboards.",
 )
 def parquet_exports(warehouse: WarehouseResource) -> dg.MaterializeResult[None]:
+    # Imported here: the export's pyarrow.compute, .parquet and .fs are ~13 MB of RSS that a
+    # sync's process (`assets-sync sync`, whose peak is the sync's) would otherwise carry.
+    from warehouse.export import export_parquet
+
     dest = warehouse.parquet_destination()
     with warehouse.reader() as reader:
         result = export_parquet(reader.connection, dest)

@@ -109,3 +109,18 @@ def test_dagster_yaml_is_a_working_instance(tmp_path: Path) -> None:
     assert info["telemetry"] is False
     assert info["pool_default"] == 1
     assert {"key": "assets-sync/writer", "value": "warehouse", "limit": 1} in info["tags"]
+
+
+def test_the_cli_imports_the_export_only_to_export() -> None:
+    """`warehouse.export` and its pyarrow modules (~13 MB of RSS) load when the export runs,
+    not with the definitions: a `sync` process's peak is the sync's."""
+    script = (
+        "import sys, pipelines.cli; "
+        "print(sorted(m for m in sys.modules if m == 'warehouse.export' "
+        "or m.startswith(('pyarrow.compute', 'pyarrow.parquet', 'pyarrow.fs'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
