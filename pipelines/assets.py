@@ -15,6 +15,7 @@ itself refuses a second writer, for runs started outside Dagster).
 the parameter annotations at definition time to find config and resources.)
 """
 
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,10 @@ from assets_sync.progress import ProgressEvent
 from pipelines.config import SyncRunConfig
 from pipelines.metadata import sync_metadata
 from pipelines.resources import ProgressResource, ScenarioApiResource, WarehouseResource
+
+# We use `backfill_policy` (beta in Dagster) on purpose; its warning would only be noise on
+# every run. Every module that defines or runs a job imports this one first.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 WAREHOUSE_POOL = "warehouse"
 HISTORY_START = "2023-01-01"

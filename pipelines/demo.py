@@ -22,7 +22,7 @@ from assets_sync.auth import BasicAuth, SecretStr
 from assets_sync.config import ApiSettings
 from assets_sync.emulator import Emulator, EmulatorConfig
 from assets_sync.engine import SyncConfig
-from pipelines.commands import print_sync_summary, run_reconcile_job, run_sync_job
+from pipelines.job_commands import print_sync_summary, run_reconcile_job, run_sync_job
 from pipelines.report import write_report
 from warehouse import open_warehouse
 

@@ -75,3 +75,27 @@ def test_the_emulator_command_may_use_numpy() -> None:
 
 def test_a_typo_changes_nothing() -> None:
     assert _launch("synk") == "True True"
+
+
+@pytest.mark.parametrize("argv", [["status", "--json"], ["--help"], ["report", "--help"]])
+def test_the_commands_that_run_no_job_never_import_dagster(argv: list[str], tmp_path: Path) -> None:
+    """Dagster's import is most of a second and ~40 MB: `status` and `--help` answer without it
+    (`pipelines.commands`); `sync`, `reconcile` and `export` import it when they run."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from pipelines.launcher import main
+        try:
+            main(sys.argv[1:])
+        except SystemExit:
+            pass
+        print("dagster" in sys.modules)
+        """
+    )
+    if argv[0] == "status":
+        argv = [*argv, "--warehouse", str(tmp_path / "w.duckdb")]
+    out = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
