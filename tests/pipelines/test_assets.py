@@ -58,7 +58,7 @@ def test_sync_materializes_with_metadata_and_checks(
     assert checks["rejected_records"].passed
     lineage = checks["lineage_resolvable"]  # the emulator's trees are whole: every edge resolves
     assert lineage.passed and lineage.metadata["dangling"].value == 0
-    assert lineage.metadata["edges"].value > 0
+    assert lineage.metadata["edges"].value not in (0, None)
     assert _live_ids(warehouse_path) == {a["id"] for a in truth}
     exports = _metadata(result, "parquet_exports")
     assert exports["rows_assets"] == len(truth)
