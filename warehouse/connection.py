@@ -243,6 +243,11 @@ def size_bytes(size: str) -> int:
 #: 0.3 s at 1M instead of 0.2 s (benchmarks/RESULTS.md, fourteenth session).
 QUALITY_MEMORY_LIMIT = "32MB"
 EXPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_EXPORT_MEMORY_LIMIT"
+#: `memory_limit` while the Parquet export scans. Under the readers' 128MB, DuckDB filled its
+#: buffer pool with the blocks it had scanned: exporting 1M assets peaked at 616 MB, and at 516
+#: MB under 32MB, in the same time (benchmarks/RESULTS.md, fourteenth session). An export that
+#: runs out of memory under it runs again under the connection's limit.
+EXPORT_MEMORY_LIMIT = "32MB"
 REPORT_MEMORY_LIMIT_ENV = "ASSETS_SYNC_REPORT_MEMORY_LIMIT"
 #: `memory_limit` while `assets-sync report` reads. Its lineage figures group every asset by
 #: tree (hash tables over all ids, lists of types per tree), which DuckDB did not fit or
@@ -263,12 +268,14 @@ def _size_or(name: str, default: str) -> str:
     return _size_from_env(name, default) or default
 
 
-def export_memory_limit() -> str | None:
-    """`memory_limit` while exporting Parquet: `$ASSETS_SYNC_EXPORT_MEMORY_LIMIT`, or None to
-    keep the connection's own. The export only scans in DuckDB (it sorts outside it, in
-    bounded memory: `warehouse.partition_sort`), so the writer's limit is enough; the setting
-    remains for a reader that wants a larger scan buffer."""
-    return _size_from_env(EXPORT_MEMORY_LIMIT_ENV, None)
+def export_memory_limit() -> str:
+    """`memory_limit` while exporting Parquet: `$ASSETS_SYNC_EXPORT_MEMORY_LIMIT`, else
+    `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` (a limit the user chose applies to everything), else
+    EXPORT_MEMORY_LIMIT. The export only scans in DuckDB (it sorts outside it, in bounded
+    memory: `warehouse.partition_sort`), and a scan needs little."""
+    return _size_from_env(EXPORT_MEMORY_LIMIT_ENV, None) or _size_or(
+        MEMORY_LIMIT_ENV, EXPORT_MEMORY_LIMIT
+    )
 
 
 def report_memory_limit() -> str:

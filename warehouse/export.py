@@ -216,9 +216,64 @@ def export_parquet(
     snap_rel = f"{SNAPSHOTS}/{snap}"
     target.fs.create_dir(target.path(snap_rel), recursive=True)
 
+    def write(limit: str | None) -> tuple[dict[str, int], dict[str, list[str]]]:
+        return _write_snapshot(
+            con, limit, target, snap_rel, snap, spill_dir, batch_rows, max_rows_per_file,
+            max_bucket_bytes,
+        )  # fmt: skip
+
+    try:
+        rows, files = write(export_memory_limit())
+    except (duckdb.OutOfMemoryException, OSError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        # Under the export's small limit; once more under the connection's own, from scratch.
+        target.fs.delete_dir_contents(target.path(snap_rel))
+        rows, files = write(None)
+    manifest = {
+        "snapshot": snap,
+        "path": snap_rel,
+        "created_at": now.isoformat(),
+        "rows": rows,
+        "files": files,
+        "partitioning": {t.name: t.partition for t in TABLES},
+    }
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    _put(target, f"{snap_rel}/{MANIFEST}", body)
+    _publish(target, snap_rel, body)
+    removed = collect_garbage(target, grace, now)
+    return ExportResult(
+        destination=target.uri,
+        snapshot=snap,
+        snapshot_path=target.display(snap_rel),
+        rows=rows,
+        files=files,
+        removed_snapshots=removed,
+    )
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """DuckDB ran out of its `memory_limit` (read through an Arrow reader, that arrives as an
+    `OSError` carrying DuckDB's message)."""
+    return isinstance(exc, duckdb.OutOfMemoryException) or str(exc).startswith(
+        "Out of Memory Error"
+    )
+
+
+def _write_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    limit: str | None,
+    target: Destination,
+    snap_rel: str,
+    snap: str,
+    spill_dir: str | None,
+    batch_rows: int,
+    max_rows_per_file: int,
+    max_bucket_bytes: int,
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Every table's files into the snapshot folder, under `limit` (None: the connection's)."""
     rows: dict[str, int] = {}
     files: dict[str, list[str]] = {}
-    limit = export_memory_limit()
     with (
         memory_limit_for(con, limit) if limit else contextlib.nullcontext(),
         tempfile.TemporaryDirectory(prefix="assets-sync-export-", dir=spill_dir) as work,
@@ -241,26 +296,7 @@ def export_parquet(
             ) from exc
         finally:
             con.execute("ROLLBACK")  # read-only work: nothing to commit
-    manifest = {
-        "snapshot": snap,
-        "path": snap_rel,
-        "created_at": now.isoformat(),
-        "rows": rows,
-        "files": files,
-        "partitioning": {t.name: t.partition for t in TABLES},
-    }
-    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    _put(target, f"{snap_rel}/{MANIFEST}", body)
-    _publish(target, snap_rel, body)
-    removed = collect_garbage(target, grace, now)
-    return ExportResult(
-        destination=target.uri,
-        snapshot=snap,
-        snapshot_path=target.display(snap_rel),
-        rows=rows,
-        files=files,
-        removed_snapshots=removed,
-    )
+    return rows, files
 
 
 def _schema_of(con: duckdb.DuckDBPyConnection, table: _Table) -> pa.Schema:

@@ -19,6 +19,7 @@ from tests.warehouse.conftest import page
 from tests.warehouse.factory import BASE_MS, make_assets
 from warehouse import WarehouseError, open_warehouse
 from warehouse.connection import (
+    EXPORT_MEMORY_LIMIT,
     EXPORT_MEMORY_LIMIT_ENV,
     MEMORY_LIMIT_ENV,
     WRITE_MEMORY_LIMIT,
@@ -26,7 +27,7 @@ from warehouse.connection import (
     size_bytes,
     writer_threads,
 )
-from warehouse.export import export_parquet
+from warehouse.export import export_parquet, read_current
 from warehouse.sink import DuckDBSink
 
 
@@ -224,7 +225,8 @@ def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`$ASSETS_SYNC_EXPORT_MEMORY_LIMIT` applies for the export's duration, then the writer's
-    limit is back; without it the export keeps the writer's (it only scans in DuckDB)."""
+    limit is back; without it the export scans under EXPORT_MEMORY_LIMIT, or under
+    `$ASSETS_SYNC_DUCKDB_MEMORY_LIMIT` when the user set that."""
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
     monkeypatch.setenv(EXPORT_MEMORY_LIMIT_ENV, "1GB")
     seen: list[str] = []
@@ -247,7 +249,69 @@ def test_the_export_runs_under_its_own_limit_and_restores_the_writers(
     seen.clear()
     with open_warehouse(tmp_path / "w.duckdb") as wh:
         export_parquet(wh, str(tmp_path / "parquet"))
-    assert seen and set(seen) == {"122.0 MiB"}
+    assert seen and set(seen) == {_as_duckdb_prints(size_bytes(EXPORT_MEMORY_LIMIT))}
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "200MB")
+    seen.clear()
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        export_parquet(wh, str(tmp_path / "parquet"))
+    assert seen and set(seen) == {"190.7 MiB"}
+
+
+def _snapshot_files(dest: Path) -> list[str]:
+    manifest = read_current(str(dest))
+    root = dest / str(manifest["path"])
+    return sorted(str(f.relative_to(root)) for f in root.rglob("*.parquet"))
+
+
+def test_an_export_that_runs_out_of_memory_runs_again_under_the_connections_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first table is written, the second runs out (as DuckDB's error arrives through an
+    Arrow reader); the export starts over under the connection's limit and publishes a
+    snapshot holding exactly the files of the second attempt."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.delenv(EXPORT_MEMORY_LIMIT_ENV, raising=False)
+    seen: list[str] = []
+    real = export_module._write_table
+
+    def spy(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        seen.append(str(rows[0][0]))
+        if len(seen) == 2:
+            raise OSError("Out of Memory Error: failed to pin block of size 256.0 KiB")
+        return real(con, *args)
+
+    monkeypatch.setattr(export_module, "_write_table", spy)
+    dest = tmp_path / "parquet"
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        wh.write([page(make_assets([1, 2, 5], [BASE_MS + 1, BASE_MS + 2, BASE_MS + 3]))])
+        result = export_parquet(wh, str(dest))
+        row = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()
+    small = _as_duckdb_prints(size_bytes(EXPORT_MEMORY_LIMIT))
+    assert seen == [small, small, "122.0 MiB", "122.0 MiB", "122.0 MiB"]
+    assert row == ("122.0 MiB",)
+    assert result.rows == {"assets": 3, "asset_versions": 3, "asset_lineage": 8}
+    listed = sorted(f for table_files in result.files.values() for f in table_files)
+    assert _snapshot_files(dest) == listed
+
+
+def test_an_export_that_fails_otherwise_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def failing(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        calls.append(1)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(export_module, "_write_table", failing)
+    with (
+        open_warehouse(tmp_path / "w.duckdb") as wh,
+        pytest.raises(OSError, match="No space left"),
+    ):
+        wh.write([page(make_assets([1], [BASE_MS + 1]))])
+        export_parquet(wh, str(tmp_path / "parquet"))
+    assert calls == [1]
 
 
 def test_a_bad_export_limit_is_a_clear_error(
