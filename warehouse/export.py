@@ -228,7 +228,7 @@ def export_parquet(
         if not _out_of_memory(exc):
             raise
         # Under the export's small limit; once more under the connection's own, from scratch.
-        target.fs.delete_dir_contents(target.path(snap_rel))
+        target.fs.delete_dir_contents(target.path(snap_rel), missing_dir_ok=True)
         rows, files = write(None)
     manifest = {
         "snapshot": snap,
