@@ -120,3 +120,19 @@ def test_secret_never_reaches_the_event_log(resources: dict[str, object]) -> Non
     assert API_SECRET not in text
     run = instance.get_run_by_id(result.run_id)
     assert run is not None and API_SECRET not in str(run.run_config)
+
+
+def test_one_check_runs_alone(resources: dict[str, object]) -> None:
+    """The five checks share a step (and a read of the warehouse), but stay selectable one by
+    one: a selection of one runs that one only."""
+    assert _materialize(resources).success
+    freshness = dg.AssetCheckKey(scenario_assets.key, "freshness")
+    result = dg.materialize(
+        [scenario_assets, *scenario_asset_checks],
+        resources=resources,
+        selection=dg.AssetSelection.checks(freshness),
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.check_name for e in evaluations] == ["freshness"]
+    assert evaluations[0].passed
