@@ -123,7 +123,7 @@ def test_a_check_that_runs_out_of_memory_runs_again_under_the_connections_limit(
     assert _limit(wh.connection) == before
 
 
-def test_the_checks_fit_their_limit_on_a_larger_warehouse(wh: DuckDBSink) -> None:
+def test_the_checks_answer_the_same_under_their_limit_on_a_larger_warehouse(wh: DuckDBSink) -> None:
     """Through `evaluate` (32MB) every check gives the answer it gives under the connection's
     128MB, on 50k assets (1M, where the old anti-join ran out under 48MB, is in
     benchmarks/RESULTS.md: too slow for this suite)."""
