@@ -47,7 +47,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -55,7 +55,12 @@ from typing import Literal
 from assets_sync.batching import WriteBuffer
 from assets_sync.client import AssetsClient, ClientStats
 from assets_sync.gate import FetchGate
-from assets_sync.latency import REQUEST_QUANTILE, RecentDurations, next_fetchers
+from assets_sync.latency import (
+    REQUEST_QUANTILE,
+    RecentDurations,
+    next_fetchers,
+    useful_fetchers,
+)
 from assets_sync.normalize import normalize
 from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
 from assets_sync.planning import (
@@ -97,10 +102,23 @@ class _LatencySizer:
     of the round's request times, `least` the fastest recent one, and the cap becomes
     `next_fetchers(n, least, now)` for the `n` threads allowed in. It widens only while the
     cap is what holds threads back.
+
+    While the server has not throttled (`throttled()` false: the client's rate limiter has
+    learned no limit), the cap is also at most `useful_fetchers(least, work)`, `work` being
+    the median CPU time of the round's pages in their fetch threads. Once the server throttles,
+    its limit is the bottleneck and idle threads cost nothing; one thread would also stall
+    the whole sync for each 429's backoff. Measured (20k assets, emulator at 20 req/s, burst
+    10): the gate with the bound 20.1-20.9 s, without it 14.0 s.
     """
 
-    def __init__(self, times: RecentDurations, gate: FetchGate) -> None:
-        self.times, self.gate = times, gate
+    def __init__(
+        self,
+        times: RecentDurations,
+        work: RecentDurations,
+        gate: FetchGate,
+        throttled: Callable[[], bool],
+    ) -> None:
+        self.times, self.work, self.gate, self.throttled = times, work, gate, throttled
         self.seen = times.count
 
     def update(self) -> None:
@@ -115,6 +133,9 @@ class _LatencySizer:
             gate = self.gate
             n = gate.limit
             new = next_fetchers(n, least, now, gate.lo, gate.hi, widen=gate.cap_binds)
+            work = self.work.quantile(REQUEST_QUANTILE, last=round_size)
+            if work is not None and not self.throttled():
+                new = max(gate.lo, min(new, useful_fetchers(least, work)))
             if new != n:
                 gate.set_cap(new)
 
@@ -236,6 +257,8 @@ class _Run:
         self.splits = 0
         self.fetchers_min = 0
         self.fetchers_max = 0
+        #: CPU seconds of each page in its fetch thread (request, parsing, normalizing)
+        self.page_work = RecentDurations()
 
     # -- planning ------------------------------------------------------------------------
     def target(
@@ -336,8 +359,10 @@ class _Run:
                 on_tie_group=lambda stamp: scheduler.split_at(sid, stamp),
             )
             cursor = state.cursor_ms
+            work, cpu = self.page_work, time.thread_time
             while True:
                 with gate:  # one page: its request(s), normalization and hand-over
+                    started = cpu()
                     step = None if self.stop.is_set() else next(steps, None)
                     if step is None:
                         return
@@ -345,12 +370,18 @@ class _Run:
                         continue
                     cursor = step.cursor_ms
                     assets, rejects = normalize(step.records, self.stream.project_id)
+                    work.add(cpu() - started)
                     progress = scheduler.advance(sid, cursor, step.done, len(step.records))
                     self._put(PageBatch(self.run_id, self.stream, assets, rejects, progress))
                     if progress.done:
                         return
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, which re-raises
             self._put(_Failed(sid, exc))
+
+    def _throttled(self) -> bool:
+        """Whether the client's rate limiter has learned a limit (the server throttled)."""
+        pace = self.client.limiter.pace()
+        return pace is not None and pace[1]
 
     def _put(self, item: _Item) -> None:
         """Blocking put that gives up when the run is stopping.
@@ -385,7 +416,7 @@ class _Run:
         )
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency
         gate = FetchGate(min(cfg.min_active_fetchers, threads), threads, cfg.initial_fetchers)
-        sizer = _LatencySizer(self.client.request_times, gate)
+        sizer = _LatencySizer(self.client.request_times, self.page_work, gate, self._throttled)
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assets-fetch")
         tick, blocked = time.monotonic(), 0.0
         finished = 0

@@ -15,6 +15,16 @@ is 3 or more at 4 threads (requests take 10-20 ms for a server that answers in 4
 100 ms latency it stays near 0 at 12 threads (105 ms against 103 ms). `next_fetchers` removes
 threads while more than `beta` requests queue and doubles them while fewer than `alpha` do.
 
+Vegas cannot tell one thread from two: with one request in flight nothing queues, so it
+would always double. What decides there is the work a thread does per page: a second thread
+pays off only while the first one waits for the server at least as long as it works on a page
+(`useful_fetchers`: the fastest request time over the median CPU time of a page, rounded
+down, at least 1). Over loopback a page's request takes ~1-2 ms and its work ~2-3 ms of CPU,
+so one thread fetches, and the GIL and the cores are left to the writer. Measured on this
+2-core box (1M emulator assets, issue 7's fourteenth and fifteenth sessions): one fetch thread
+35.0-36.7 s, two 43.1 s, the gate between 2 and 12 threads 47.3-49.1 s. At 100 ms per request
+the same quotient is ~40: every thread.
+
 The median of the latest round, not a longer window: after each change it reflects the new
 count, and the first round is not mixed with the run's single planning request. The estimate
 must also START low: requests measured while 12 threads
@@ -24,6 +34,7 @@ server and keep all 12 (`SyncConfig.initial_fetchers`).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from itertools import islice
@@ -68,6 +79,14 @@ def next_fetchers(
     elif queued < alpha and widen:
         n *= 2
     return max(lo, min(hi, n))
+
+
+def useful_fetchers(least_s: float, work_s: float) -> int:
+    """Fetch threads that still pay off: how many pages' work (`work_s`, CPU seconds per page)
+    fit in the fastest answer (`least_s`), at least 1. With no work measured, no bound."""
+    if work_s <= 0:
+        return 2**31 - 1
+    return max(1, math.floor(max(0.0, least_s) / work_s))
 
 
 class RecentDurations:

@@ -26,7 +26,7 @@ class SyncConfig:
     concurrency: int = 12  # fetch threads: the most that fetch at once
     #: the fewest threads the gate lets fetch at once, while the writer is the bottleneck or
     #: the server answers fast (gate.py); = concurrency: a fixed number of threads
-    min_active_fetchers: int = 2
+    min_active_fetchers: int = 1
     #: fetch threads allowed before the first request times are known; then the server's
     #: latency sets the count (latency.py): ~3 over loopback, every thread at 100 ms. 6, not
     #: 4: at 100 ms per request the first round of 6 answers doubles it to 12 at once

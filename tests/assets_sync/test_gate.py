@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assets_sync.engine import SyncConfig, run_sync
+from assets_sync.engine import SyncConfig, _LatencySizer, run_sync
 from assets_sync.gate import FetchGate, next_limit
+from assets_sync.latency import RecentDurations
 from assets_sync.memory_sink import MemorySink
 from assets_sync.sink import PageBatch, StreamKey
 from tests.assets_sync.fakeapi import FakeApi
@@ -121,26 +122,29 @@ def _config(**kw: object) -> SyncConfig:
     return SyncConfig(**(base | kw))  # type: ignore[arg-type]
 
 
+def _distant(api: FakeApi, n: int) -> None:
+    time.sleep(0.03)  # every answer takes 30 ms, however many are in flight
+
+
 def test_a_slow_writer_narrows_the_gate_and_everything_still_arrives() -> None:
-    api = FakeApi(dataset(450))  # every timestamp before NOW
+    # A distant server: the request times alone would keep every thread (next test).
+    api = FakeApi(dataset(450), on_request=_distant)  # every timestamp before NOW
     sink = MemorySink()
 
     def slow(pages: Sequence[PageBatch]) -> None:
-        time.sleep(0.15)  # the writer is the bottleneck
+        time.sleep(0.3)  # the writer is the bottleneck
 
     sink.before_write = slow
     with client_for(api) as client:
         report = run_sync(client, sink, StreamKey("proj_test"), _config(), run_start_ms=NOW)
     assert set(sink.current) == set(api.assets)
-    assert report.counts.fetchers_min == 2  # narrowed down to min_active_fetchers
+    assert report.counts.fetchers_max == 6
+    assert report.counts.fetchers_min == 1  # narrowed down to min_active_fetchers
 
 
 def test_a_distant_server_gets_every_thread_and_a_fixed_gate_never_moves() -> None:
-    def distant(api: FakeApi, n: int) -> None:
-        time.sleep(0.03)  # every answer takes 30 ms, however many are in flight
-
     for config, low in ((_config(initial_fetchers=2), 2), (_config(min_active_fetchers=6), 6)):
-        api = FakeApi(dataset(200), on_request=distant)
+        api = FakeApi(dataset(200), on_request=_distant)
         sink = MemorySink()
         with client_for(api) as client:
             report = run_sync(client, sink, StreamKey("proj_test"), config, run_start_ms=NOW)
@@ -207,3 +211,28 @@ def test_the_writer_narrows_from_the_limit_in_force_not_from_a_bound_above_it() 
     assert gate.limit == 1
     gate.set_cap(12)
     assert gate.limit == 1  # the writer's bound still holds
+
+
+def _sizer(throttled: bool) -> tuple[FetchGate, _LatencySizer]:
+    """A sizer over a gate of 6 threads (of 12) after one round of loopback-like numbers:
+    answers in 1.0-1.2 ms, pages that take 3 ms of a fetch thread's CPU."""
+    times, work = RecentDurations(), RecentDurations()
+    gate = FetchGate(1, 12, start=6)
+    sizer = _LatencySizer(times, work, gate, lambda: throttled)
+    for i in range(6):
+        times.add(0.0010 + 0.0002 * (i % 2))
+        work.add(0.003)
+    sizer.update()
+    return gate, sizer
+
+
+def test_pages_that_take_longer_than_the_answers_leave_one_fetcher() -> None:
+    gate, _ = _sizer(throttled=False)
+    assert gate.limit == 1  # no answer is long enough to hide a second page's work
+
+
+def test_a_throttling_server_keeps_the_threads_the_request_times_ask_for() -> None:
+    # The same numbers once the server has throttled: its limit is the bottleneck, and one
+    # thread would stall the whole sync for each 429's backoff. Vegas alone: ~1 queued of 6.
+    gate, _ = _sizer(throttled=True)
+    assert gate.limit == 6

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assets_sync.latency import ALPHA, BETA, RecentDurations, next_fetchers, queued_requests
+from assets_sync.latency import (
+    ALPHA,
+    BETA,
+    RecentDurations,
+    next_fetchers,
+    queued_requests,
+    useful_fetchers,
+)
 
 seconds = st.floats(0.0, 10.0, allow_nan=False)
 
@@ -46,6 +53,25 @@ def test_the_two_cases_it_was_built_for() -> None:
     # 100 ms per request: 105 ms against a best of 103 ms queues nothing: all the threads.
     assert next_fetchers(4, 0.103, 0.105, 2, 12) == 8
     assert next_fetchers(8, 0.103, 0.105, 2, 12) == 12
+
+
+@given(seconds, seconds, st.floats(1e-6, 1.0), st.floats(0.0, 1.0))
+def test_useful_fetchers_grow_with_the_wait_and_shrink_with_the_work(
+    least: float, more: float, work: float, extra: float
+) -> None:
+    n = useful_fetchers(least, work)
+    assert n >= 1
+    assert useful_fetchers(least + more, work) >= n  # a slower server: never fewer threads
+    assert useful_fetchers(least, work + extra) <= n  # more work per page: never more
+    assert (n - 1) * work <= least or n == 1  # n pages' work fit in one answer, or just 1
+    assert useful_fetchers(least, 0.0) > 1_000  # no work measured: no bound
+
+
+def test_useful_fetchers_in_the_cases_measured() -> None:
+    # Loopback (1M emulator assets): the fastest answer ~2.8 ms, a page's work ~3.3 ms of CPU.
+    assert useful_fetchers(0.0028, 0.0033) == 1
+    # 100 ms per request, ~2.5 ms of work per page: far more than the 12 threads.
+    assert useful_fetchers(0.103, 0.0025) == 41
 
 
 def test_bad_bounds_are_refused() -> None:

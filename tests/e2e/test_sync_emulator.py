@@ -10,6 +10,7 @@ What must hold: every asset that existed unchanged throughout the run arrives wi
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -28,7 +29,11 @@ from assets_sync.windows import parse_iso_ms
 
 KEY, SECRET = "e2e-key", "e2e-secret"
 STREAM = StreamKey(None)
-CONFIG = SyncConfig(lookback_ms=15 * 60_000, settle_lag_ms=0, slices=4, concurrency=4)
+#: min_active_fetchers=2: over loopback the gate would narrow to one fetch thread (pages take
+#: longer than answers, latency.useful_fetchers); the stories keep two paging at once.
+CONFIG = SyncConfig(
+    lookback_ms=15 * 60_000, settle_lag_ms=0, slices=4, concurrency=4, min_active_fetchers=2
+)
 #: The emulator's budget of assets mutated while paging, as large as ONE run is guaranteed to
 #: absorb. Each request with a token mutates up to 2 rows the listing already served (1 update,
 #: 1 delete); inside a tie group a pass fails only when it or the pass before saw such a
@@ -133,7 +138,7 @@ def test_offset_tokens_mutations_ties_and_faults_smoke() -> None:
 def test_one_planned_slice_is_split_among_idle_threads_and_nothing_is_lost() -> None:
     """The same story when the plan is one slice for four threads: the idle threads split it
     while it runs (under mutations, ties and faults), and the result is still complete."""
-    config = SyncConfig(lookback_ms=15 * 60_000, settle_lag_ms=0, slices=1, concurrency=4)
+    config = replace(CONFIG, slices=1)
     assert run_story(3_000, config=config) >= 3
 
 
@@ -163,6 +168,7 @@ def test_crash_mid_run_resumes_over_http(slices: int) -> None:
         settle_lag_ms=0,
         slices=slices,
         concurrency=4,
+        min_active_fetchers=2,
         max_pages_in_flight=2,
         max_rows_per_write=300,
     )

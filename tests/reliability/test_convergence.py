@@ -41,7 +41,9 @@ from .support import (
     snapshot,
 )
 
-CONFIG = SyncConfig(settle_lag_ms=0, slices=4, concurrency=4)
+#: min_active_fetchers=2: over loopback the gate would narrow to one fetch thread (pages take
+#: longer than answers, latency.useful_fetchers); the stories keep two paging at once.
+CONFIG = SyncConfig(settle_lag_ms=0, slices=4, concurrency=4, min_active_fetchers=2)
 
 
 def hiding(hidden: set[str]) -> FaultTransport:

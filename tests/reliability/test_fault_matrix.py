@@ -48,7 +48,9 @@ from .support import (
     snapshot,
 )
 
-CONFIG = SyncConfig(settle_lag_ms=0, slices=4, concurrency=4)
+#: min_active_fetchers=2: over loopback the gate would narrow to one fetch thread (pages take
+#: longer than answers, latency.useful_fetchers); the stories keep two paging at once.
+CONFIG = SyncConfig(settle_lag_ms=0, slices=4, concurrency=4, min_active_fetchers=2)
 #: For the token-bucket case: honour the server's Retry-After (capped), back off for real.
 PATIENT = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, max_server_hint_s=0.3, max_throttled=40)
 
