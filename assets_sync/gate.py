@@ -8,7 +8,9 @@ move independently, and the threads allowed in are the lower of the two:
 - the CAP follows the server (`set_cap`, from `latency.next_fetchers`): it starts at
   `start` (`SyncConfig.initial_fetchers`, a few threads), drops while requests queue at the
   server or for the GIL, and doubles while they do not (100 ms per request: 6, then 12
-  after the first round of answers; loopback: 3). Request times taken among 12 competing
+  after the first round of answers), but never beyond the threads whose pages' work one
+  answer's wait can hide (`latency.useful_fetchers`; loopback: 1) while the server does not
+  throttle. Request times taken among 12 competing
   threads are inflated several times over loopback, so the cap starts low, where they are
   accurate;
 - the LIMIT follows the writer: the engine reports, every half second, the share of time it

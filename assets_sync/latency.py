@@ -21,9 +21,11 @@ pays off only while the first one waits for the server at least as long as it wo
 (`useful_fetchers`: the fastest request time over the median CPU time of a page, rounded
 down, at least 1). Over loopback a page's request takes ~1-2 ms and its work ~2-3 ms of CPU,
 so one thread fetches, and the GIL and the cores are left to the writer. Measured on this
-2-core box (1M emulator assets, issue 7's fourteenth and fifteenth sessions): one fetch thread
-35.0-36.7 s, two 43.1 s, the gate between 2 and 12 threads 47.3-49.1 s. At 100 ms per request
-the same quotient is ~40: every thread.
+2-core box (1M emulator assets, issue 7's fifteenth session): one fetch thread 35.0-36.7 s,
+two 43.1 s, the gate between 2 and 12 threads 47.3-49.1 s. At 100 ms per request the same
+quotient is ~40: every thread. The engine applies it only while the server has not throttled
+(`engine._LatencySizer`): under a rate limit idle threads cost nothing, and one thread alone
+would stall the sync for each 429's backoff.
 
 The median of the latest round, not a longer window: after each change it reflects the new
 count, and the first round is not mixed with the run's single planning request. The estimate

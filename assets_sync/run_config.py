@@ -21,14 +21,14 @@ class SyncConfig:
     # 16 slices, 12 fetch threads. A thread without a planned slice left splits a running one
     # (scheduling.py), so the plan only sets where the threads start. At 100 ms per request,
     # 8 threads gave 5.3-5.6x one stream, 12 gave 6.1x and 16 gave 5.7-5.9x (the process's CPU
-    # is the limit there). Over loopback the gate lets ~3 of them work (latency.py).
+    # is the limit there). Over loopback the gate lets 1 of them work (latency.py).
     slices: int = 16  # at most this many new slices per gap of the target window
     concurrency: int = 12  # fetch threads: the most that fetch at once
     #: the fewest threads the gate lets fetch at once, while the writer is the bottleneck or
     #: the server answers fast (gate.py); = concurrency: a fixed number of threads
     min_active_fetchers: int = 1
     #: fetch threads allowed before the first request times are known; then the server's
-    #: latency sets the count (latency.py): ~3 over loopback, every thread at 100 ms. 6, not
+    #: latency sets the count (latency.py): 1 over loopback, every thread at 100 ms. 6, not
     #: 4: at 100 ms per request the first round of 6 answers doubles it to 12 at once
     initial_fetchers: int = 6
     page_size: int = 100
