@@ -1,8 +1,9 @@
 """Contender "parts": a full sync's work done one part at a time, each part's CPU measured alone.
 
 The engine overlaps fetching, normalizing and writing on several threads. This script does the
-same work in sequence, in one thread (the warehouse's DuckDB threads aside), so that the CPU
-of each part is known without the others competing for the cores:
+same work in sequence, in one thread (the warehouse's DuckDB threads aside), a chunk of pages
+at a time (`--chunk-pages`, 328: four of the engine's writes), so that the CPU of each part is
+known without the others competing for the cores, and memory is reused as in a sync:
 
 1. fetch: exactly the floor's work (`sortBy=updatedAt`, `pageSize=100`, `paginationToken`,
    one keep-alive connection, each body parsed with orjson for its token), the bodies kept;
@@ -19,8 +20,7 @@ allocator. URL and credentials from SCENARIO_API_URL / SCENARIO_API_KEY / SCENAR
 
 Prints one JSON line: work_s (fetch, normalize and write one after the other); per part, wall
 seconds, CPU seconds (the whole process: DuckDB's threads count) and minor page faults; plus
-assets and pages. Holds every body and every normalized
-page in memory at once (~3 GB at 1M assets): its memory is not a figure of the sync's.
+assets and pages.
 """
 
 from __future__ import annotations
@@ -56,81 +56,104 @@ STREAM = StreamKey(None)
 RUN_ID = "parts"
 
 
-@contextmanager
-def part(out: dict[str, Any], name: str) -> Iterator[None]:
-    """Record the wall, the process's CPU and its minor faults over the block as out[name]."""
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    yield
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    out[name] = {
-        "wall_s": round(wall, 3),
-        "cpu_s": round(cpu, 3),
-        "sys_s": round(ru1.ru_stime - ru0.ru_stime, 3),
-        "minor_faults": ru1.ru_minflt - ru0.ru_minflt,
-    }
+class Parts:
+    """Wall, CPU (the whole process) and minor faults of each part, summed over the chunks."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        yield
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        t = self.totals.setdefault(name, {"wall_s": 0, "cpu_s": 0, "sys_s": 0, "minor_faults": 0})
+        t["wall_s"] += wall
+        t["cpu_s"] += cpu
+        t["sys_s"] += ru1.ru_stime - ru0.ru_stime
+        t["minor_faults"] += ru1.ru_minflt - ru0.ru_minflt
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {k: (v if k == "minor_faults" else round(v, 3)) for k, v in t.items()}
+            for name, t in self.totals.items()
+        }
 
 
-def fetch_bodies(page_size: int) -> list[bytes]:
-    base = os.environ["SCENARIO_API_URL"].rstrip("/")
-    auth = (os.environ["SCENARIO_API_KEY"], os.environ["SCENARIO_API_SECRET"])
-    bodies: list[bytes] = []
-    token: str | None = None
-    with httpx.Client(base_url=base, auth=auth, timeout=60) as client:
-        while True:
-            params = {"pageSize": str(page_size), "sortBy": "updatedAt", "sortDirection": "asc"}
-            if token:
-                params["paginationToken"] = token
-            r = client.get("/assets", params=params)
+class Pages:
+    """The floor's requests, a chunk of bodies at a time, over one keep-alive connection."""
+
+    def __init__(self, page_size: int) -> None:
+        base = os.environ["SCENARIO_API_URL"].rstrip("/")
+        auth = (os.environ["SCENARIO_API_KEY"], os.environ["SCENARIO_API_SECRET"])
+        self.client = httpx.Client(base_url=base, auth=auth, timeout=60)
+        self.page_size = page_size
+        self.token: str | None = None
+        self.done = False
+
+    def chunk(self, pages: int) -> list[bytes]:
+        bodies: list[bytes] = []
+        while not self.done and len(bodies) < pages:
+            params = {"pageSize": str(self.page_size), "sortBy": "updatedAt"}
+            params["sortDirection"] = "asc"
+            if self.token:
+                params["paginationToken"] = self.token
+            r = self.client.get("/assets", params=params)
             r.raise_for_status()
             bodies.append(r.content)
-            token = orjson.loads(r.content).get("nextPaginationToken")
-            if not token:
-                return bodies
+            self.token = orjson.loads(r.content).get("nextPaginationToken")
+            self.done = not self.token
+        return bodies
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--page-size", type=int, default=SyncConfig.page_size)
+    parser.add_argument("--chunk-pages", type=int, default=328, help="pages per round of parts")
     args = parser.parse_args()
     prefer_system_allocator()  # as the CLI and the engine contender do
     keep_pandas_out_of_pyarrow()
     cfg = SyncConfig()
-    out: dict[str, Any] = {}
-
-    with part(out, "fetch"):
-        bodies = fetch_bodies(args.page_size)
-    with part(out, "parse"):
-        for body in bodies:
-            orjson.loads(body)
-    pages: list[PageBatch] = []
-    assets = 0
-    with part(out, "normalize"):
-        for i, body in enumerate(bodies):
-            records = orjson.loads(body)["assets"]
-            batch, rejects = normalize(records, STREAM.project_id)
-            assets += batch.num_rows
-            progress = SliceState("parts", 0, 4_000_000_000_000, i)
-            pages.append(PageBatch(RUN_ID, STREAM, batch, rejects, progress))
-    del bodies
-
+    parts = Parts()
+    source = Pages(args.page_size)
+    assets = pages = 0
     with open_warehouse(args.warehouse) as wh:
         write: Callable[[list[PageBatch]], None] = wh.write  # type: ignore[assignment]
         writer = WriteBuffer(
             write, cfg.max_rows_per_write, cfg.max_write_delay_s, coalesce_rows=cfg.coalesce_rows
         )
-        with part(out, "write"):
-            try:
-                for page in pages:
-                    writer.add(page)
-                writer.flush()
-            finally:
-                writer.close()
+        try:
+            while not source.done:
+                with parts.part("fetch"):
+                    bodies = source.chunk(args.chunk_pages)
+                with parts.part("parse"):
+                    for body in bodies:
+                        orjson.loads(body)
+                batches: list[PageBatch] = []
+                with parts.part("normalize"):
+                    for body in bodies:
+                        records = orjson.loads(body)["assets"]
+                        batch, rejects = normalize(records, STREAM.project_id)
+                        pages += 1
+                        progress = SliceState("parts", 0, 4_000_000_000_000, pages)
+                        batches.append(PageBatch(RUN_ID, STREAM, batch, rejects, progress))
+                        assets += batch.num_rows
+                del bodies
+                with parts.part("write"):
+                    for page in batches:
+                        writer.add(page)
+                    writer.flush()
+                del batches
+        finally:
+            writer.close()
+        source.client.close()
+        out: dict[str, Any] = parts.as_dict()
         out["fresh_writes"] = wh.fresh_writes
     work = sum(out[name]["wall_s"] for name in ("fetch", "normalize", "write"))
-    out.update(assets=assets, pages=len(pages), work_s=round(work, 3))
+    out.update(assets=assets, pages=pages, work_s=round(work, 3))
     print(json.dumps(out))
 
 
