@@ -17,15 +17,17 @@ threads while more than `beta` requests queue and doubles them while fewer than 
 
 Vegas cannot tell one thread from two: with one request in flight nothing queues, so it
 would always double. What decides there is the work a thread does per page: a second thread
-pays off only while the first one waits for the server at least as long as it works on a page
-(`useful_fetchers`: the fastest request time over the median CPU time of a page, rounded
-down, at least 1). Over loopback a page's request takes ~1-2 ms and its work ~2-3 ms of CPU,
-so one thread fetches, and the GIL and the cores are left to the writer. Measured on this
-2-core box (1M emulator assets, issue 7's fifteenth session): one fetch thread 35.0-36.7 s,
-two 43.1 s, the gate between 2 and 12 threads 47.3-49.1 s. At 100 ms per request the same
-quotient is ~40: every thread. The engine applies it only while the server has not throttled
-(`engine._LatencySizer`): under a rate limit idle threads cost nothing, and one thread alone
-would stall the sync for each 429's backoff.
+pays off only while the first one waits for the server longer than it works on a page
+(`useful_fetchers`: one, plus the fastest request time over `HIDE_MARGIN` times the median CPU
+time of a page, rounded down). Over loopback the fastest answer takes ~1.6-2.8 ms and a
+page's work ~2-3.3 ms of CPU, so one thread fetches, and the GIL and the cores are left to
+the writer. Measured on this 2-core box (1M emulator assets, issue 7's fifteenth session):
+one fetch thread 35.0-36.7 s, two 43.1 s, the gate between 2 and 12 threads 47.3-49.1 s.
+A server 3 ms away answers in ~3.8-4.5 ms: two threads (100k assets, no warehouse: one
+thread 6.7-7.0 s, two 3.7-4.5 s; with the warehouse 5.7 s against 6.7-7.2 s). At 100 ms per
+request the quotient is ~35: every thread. The engine applies it only while the server has
+not throttled (`engine._LatencySizer`): under a rate limit idle threads cost nothing, and one
+thread alone would stall the sync for each 429's backoff.
 
 The median of the latest round, not a longer window: after each change it reflects the new
 count, and the first round is not mixed with the run's single planning request. The estimate
@@ -46,6 +48,10 @@ REQUEST_QUANTILE = 0.5
 #: fewer requests queued than this: double the threads; more than BETA: remove a quarter
 ALPHA = 1.0
 BETA = 3.0
+#: a page's work, times this, must fit in the fastest answer for one more thread to pay off
+#: (`useful_fetchers`): over loopback the fastest answers measured were 0.6-0.92 of a page's
+#: work, 3 ms away 1.36-1.9 of it
+HIDE_MARGIN = 1.15
 
 
 def queued_requests(n: int, least_s: float, now_s: float) -> float:
@@ -83,12 +89,13 @@ def next_fetchers(
     return max(lo, min(hi, n))
 
 
-def useful_fetchers(least_s: float, work_s: float) -> int:
-    """Fetch threads that still pay off: how many pages' work (`work_s`, CPU seconds per page)
-    fit in the fastest answer (`least_s`), at least 1. With no work measured, no bound."""
+def useful_fetchers(least_s: float, work_s: float, margin: float = HIDE_MARGIN) -> int:
+    """Fetch threads that still pay off: one, plus one per page's work (`work_s`, CPU seconds
+    per page, times `margin`) that fits in the fastest answer (`least_s`). With no work
+    measured, no bound."""
     if work_s <= 0:
         return 2**31 - 1
-    return max(1, math.floor(max(0.0, least_s) / work_s))
+    return 1 + math.floor(max(0.0, least_s) / (work_s * margin))
 
 
 class RecentDurations:
