@@ -218,7 +218,7 @@ def _sizer(throttled: bool) -> tuple[FetchGate, _LatencySizer]:
     answers in 1.0-1.2 ms, pages that take 3 ms of a fetch thread's CPU."""
     times, work = RecentDurations(), RecentDurations()
     gate = FetchGate(1, 12, start=6)
-    sizer = _LatencySizer(times, work, gate, lambda: throttled)
+    sizer = _LatencySizer(times, work, gate, lambda: throttled, 6)
     for i in range(6):
         times.add(0.0010 + 0.0002 * (i % 2))
         work.add(0.003)
@@ -236,3 +236,24 @@ def test_a_throttling_server_keeps_the_threads_the_request_times_ask_for() -> No
     # thread would stall the whole sync for each 429's backoff. Vegas alone: ~1 queued of 6.
     gate, _ = _sizer(throttled=True)
     assert gate.limit == 6
+
+
+def test_the_first_429_reopens_the_gate_at_once() -> None:
+    # One thread over a fast link; then the server throttles. Before the next round of
+    # request times, the cap is back to its start, so that no lone thread's backoff skews
+    # what the rate limiter measures after its probe pause. It happens once.
+    times, work = RecentDurations(), RecentDurations()
+    gate = FetchGate(1, 12, start=6)
+    throttled = False
+    sizer = _LatencySizer(times, work, gate, lambda: throttled, 6)
+    for _ in range(6):
+        times.add(0.001)
+        work.add(0.003)
+    sizer.update()
+    assert gate.limit == 1
+    throttled = True
+    sizer.update()  # no new request time: only the reopening
+    assert gate.limit == 6 and sizer.reopened
+    gate.set_cap(2)  # later rounds move it as usual
+    sizer.update()
+    assert gate.limit == 2
