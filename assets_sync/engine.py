@@ -47,7 +47,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -55,12 +55,7 @@ from typing import Literal
 from assets_sync.batching import WriteBuffer
 from assets_sync.client import AssetsClient, ClientStats
 from assets_sync.gate import FetchGate
-from assets_sync.latency import (
-    REQUEST_QUANTILE,
-    RecentDurations,
-    next_fetchers,
-    useful_fetchers,
-)
+from assets_sync.latency import LatencySizer, RecentDurations
 from assets_sync.normalize import normalize
 from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
 from assets_sync.planning import (
@@ -93,62 +88,6 @@ Mode = Literal["sync", "backfill"]
 
 #: how often the engine tells the fetch gate how much the writer held it back
 _GATE_INTERVAL_S = 0.5
-
-
-class _LatencySizer:
-    """Moves the fetch gate's cap with the queueing the request times show (latency.py).
-
-    Once per round of requests (one per thread allowed in, at least 4): `now` is the median
-    of the round's request times, `least` the fastest recent one, and the cap becomes
-    `next_fetchers(n, least, now)` for the `n` threads allowed in. It widens only while the
-    cap is what holds threads back.
-
-    While the server has not throttled (`throttled()` false: the client's rate limiter has
-    learned no limit), the cap is also at most `useful_fetchers(least, work)`, `work` being
-    the median CPU time of the round's pages in their fetch threads. Once the server throttles,
-    its limit is the bottleneck and idle threads cost nothing; one thread would also stall
-    the whole sync for each 429's backoff. Measured (20k assets, emulator at 20 req/s, burst
-    10): the gate with the bound 20.1-20.9 s, without it 14.0 s. So the moment the server
-    first throttles, the cap goes back to `start` at once: with a single thread, that
-    thread's own backoff after the first 429 outlasted the rate limiter's probe pause, the
-    limiter measured the server's rate short and paced at ~70 % of it for the rest of the
-    run (3 runs of 4 at R = 20; 96 % once reopened).
-    """
-
-    def __init__(
-        self,
-        times: RecentDurations,
-        work: RecentDurations,
-        gate: FetchGate,
-        throttled: Callable[[], bool],
-        start: int,
-    ) -> None:
-        self.times, self.work, self.gate, self.throttled = times, work, gate, throttled
-        self.start = start
-        self.seen = times.count
-        self.reopened = False  # the cap went back to `start` on the first 429
-
-    def update(self) -> None:
-        if not self.reopened and self.throttled():
-            self.reopened = True
-            if self.gate.limit < self.start:
-                self.gate.set_cap(self.start)
-        count = self.times.count
-        round_size = max(4, self.gate.limit)
-        if count - self.seen < round_size:
-            return
-        self.seen = count
-        now = self.times.quantile(REQUEST_QUANTILE, last=round_size)
-        least = self.times.least()
-        if now is not None and least is not None:
-            gate = self.gate
-            n = gate.limit
-            new = next_fetchers(n, least, now, gate.lo, gate.hi, widen=gate.cap_binds)
-            work = self.work.quantile(REQUEST_QUANTILE, last=round_size)
-            if work is not None and not self.throttled():
-                new = max(gate.lo, min(new, useful_fetchers(least, work)))
-            if new != n:
-                gate.set_cap(new)
 
 
 def now_ms() -> int:
@@ -427,7 +366,7 @@ class _Run:
         )
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency
         gate = FetchGate(min(cfg.min_active_fetchers, threads), threads, cfg.initial_fetchers)
-        sizer = _LatencySizer(
+        sizer = LatencySizer(
             self.client.request_times, self.page_work, gate, self._throttled, cfg.initial_fetchers
         )
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assets-fetch")

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assets_sync.engine import SyncConfig, _LatencySizer, run_sync
+from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.gate import FetchGate, next_limit
-from assets_sync.latency import RecentDurations
+from assets_sync.latency import LatencySizer, RecentDurations
 from assets_sync.memory_sink import MemorySink
 from assets_sync.sink import PageBatch, StreamKey
 from tests.assets_sync.fakeapi import FakeApi
@@ -213,12 +213,12 @@ def test_the_writer_narrows_from_the_limit_in_force_not_from_a_bound_above_it() 
     assert gate.limit == 1  # the writer's bound still holds
 
 
-def _sizer(throttled: bool) -> tuple[FetchGate, _LatencySizer]:
+def _sizer(throttled: bool) -> tuple[FetchGate, LatencySizer]:
     """A sizer over a gate of 6 threads (of 12) after one round of loopback-like numbers:
     answers in 1.0-1.2 ms, pages that take 3 ms of a fetch thread's CPU."""
     times, work = RecentDurations(), RecentDurations()
     gate = FetchGate(1, 12, start=6)
-    sizer = _LatencySizer(times, work, gate, lambda: throttled, 6)
+    sizer = LatencySizer(times, work, gate, lambda: throttled, 6)
     for i in range(6):
         times.add(0.0010 + 0.0002 * (i % 2))
         work.add(0.003)
@@ -245,7 +245,7 @@ def test_the_first_429_reopens_the_gate_at_once() -> None:
     times, work = RecentDurations(), RecentDurations()
     gate = FetchGate(1, 12, start=6)
     throttled = False
-    sizer = _LatencySizer(times, work, gate, lambda: throttled, 6)
+    sizer = LatencySizer(times, work, gate, lambda: throttled, 6)
     for _ in range(6):
         times.add(0.001)
         work.add(0.003)
