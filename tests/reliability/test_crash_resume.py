@@ -145,4 +145,6 @@ def test_kill_9_real_cli_many_times(crash_emulator: Emulator, tmp_path: Path) ->
     killed = crash_loop(crash_emulator, tmp_path / "wh.duckdb", kills=22, seed=seed,
                         max_delay_s=1.5)  # fmt: skip
     print(f"kill -9 while running: {killed} of 22")
-    assert killed >= 20
+    # A cycle whose sync ends before its random delay is not killed. Measured on the 2-core
+    # box: 19, 20 (14a1a70), 20, 22, 19 of 22 (this gate); 20 failed 2 runs of 5.
+    assert killed >= 17, "the sync was hardly ever killed mid-run: the test proved little"
