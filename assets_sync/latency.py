@@ -169,7 +169,9 @@ class LatencySizer:
         self.times, self.work, self.gate, self.throttled = times, work, gate, throttled
         self.start = start
         self.seen = times.count
-        self.reopened = False  # the cap went back to `start` on the first 429
+        #: the server has throttled (and the cap went back to `start`); it stays so: the rate
+        #: limiter never unlearns a limit
+        self.reopened = False
 
     def update(self) -> None:
         if not self.reopened and self.throttled():
@@ -188,7 +190,7 @@ class LatencySizer:
             n = gate.limit
             new = next_fetchers(n, least, now, gate.lo, gate.hi, widen=gate.cap_binds)
             work = self.work.quantile(REQUEST_QUANTILE, last=round_size)
-            if work is not None and not self.throttled():
+            if work is not None and not self.reopened:
                 new = max(gate.lo, min(new, useful_fetchers(least, work)))
             if new != n:
                 gate.set_cap(new)
