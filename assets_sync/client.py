@@ -45,6 +45,7 @@ from assets_sync.errors import (
 )
 from assets_sync.latency import RecentDurations
 from assets_sync.ratelimit import RateLimiter
+from assets_sync.records import Records, decode_page
 from assets_sync.retry import RetryPolicy
 from assets_sync.transport import StdlibTransport
 
@@ -56,7 +57,7 @@ class Page:
     """One page as received: raw asset objects, the next token (None on the last page) and the
     query that produced it, so that a page always carries its request context."""
 
-    assets: list[dict[str, Any]]
+    assets: Records  # dicts, or `TypedRecords` (also a sequence of dicts)
     next_token: str | None
     params: Params
     attempts: int = 1
@@ -253,6 +254,9 @@ def _proxied(base_url: str) -> bool:
 
 
 def _parse_page(body: bytes, headers: httpx.Headers, query: Params, attempt: int) -> Page:
+    typed = decode_page(body)  # the hot path; None: orjson decodes it (`assets_sync.records`)
+    if typed is not None:
+        return Page(typed[0], typed[1], query, attempt)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -4,7 +4,8 @@ Guarantees, for ANY input list:
 
 - no exception: every element becomes exactly one row, either an asset or a reject;
 - an asset row has a non-empty string `id` and an `updated_at` parsed from `updatedAt`;
-  `raw` is the object serialized back to JSON (orjson), so unknown fields are kept;
+  `raw` is the whole object, unknown fields kept: its bytes as received for `TypedRecords`
+  (`assets_sync.records`, the client's pages), else the dict serialized back to JSON (orjson);
 - a reject row carries the reason and the record as JSON (best effort `asset_id`);
 - unknown asset types and unknown fields are never reasons to reject.
 
@@ -22,14 +23,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from assets_sync.errors import RejectedRecordError
-from assets_sync.schema import ASSET_SCHEMA, REJECT_SCHEMA, empty_rejects
+from assets_sync.records import EMPTY_META, EMPTY_PROPS, Records, TypedRecords
+from assets_sync.schema import ASSET_SCHEMA, JSON_TEXT, REJECT_SCHEMA, TIMESTAMP, empty_rejects
 from assets_sync.windows import parse_iso_ms
+
+_STRINGS = pa.list_(pa.string())
 
 _fromiso = datetime.fromisoformat
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -212,9 +217,19 @@ def _dump(record: Any) -> bytes:
 
 
 def normalize(
-    records: Sequence[Any], project_id: str | None = None
+    records: Records, project_id: str | None = None
 ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    """(assets, rejects) for one page. `project_id`: the stream's project, else from ownerId."""
+    """(assets, rejects) for one page. `project_id`: the stream's project, else from ownerId.
+
+    `records`: dicts, or `TypedRecords` (`assets_sync.records`), whose page is built column by
+    column from the typed fields when every record fits the columns, and otherwise goes the
+    general way below as dicts, with the same rows as a result.
+    """
+    if isinstance(records, TypedRecords):
+        typed = _typed_batch(records, project_id)
+        if typed is not None:
+            return typed, _no_rejects()
+        records = records.dicts()
     try:
         return _normalize(records, project_id, strict=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -257,3 +272,78 @@ def _normalize(
         schema=REJECT_SCHEMA,
     )
     return assets, rejects
+
+
+def _typed_batch(records: TypedRecords, project_id: str | None) -> pa.RecordBatch | None:
+    """The page's `ASSET_SCHEMA` batch from typed records, or None when a record needs the
+    general path: an empty id, a date that does not parse, an integer beyond its column.
+
+    The typed shape (`records._Asset`) already holds only strings, integers, lists of strings
+    or nulls where `_row` would check for them, so the values are only copied into columns;
+    `pa.array` refuses what is out of range. `raw` is the records' bytes as received, one
+    Arrow string array over their concatenation.
+    """
+    assets = records.assets
+    ids = [a.id for a in assets]
+    updated = records.updated_ms()
+    if not all(ids) or None in updated:
+        return None
+    created: list[int | None] = []
+    for a in assets:
+        text = a.createdAt
+        if text is None:
+            created.append(None)
+            continue
+        try:
+            created.append(parse_iso_ms(text))
+        except (ValueError, OverflowError):
+            return None
+    metas = [EMPTY_META if a.metadata is None else a.metadata for a in assets]
+    props = [EMPTY_PROPS if a.properties is None else a.properties for a in assets]
+    owners = [a.ownerId for a in assets]
+    if project_id:
+        projects: list[str | None] = [project_id] * len(assets)
+    else:
+        projects = [o if o is not None and o.startswith("proj_") else None for o in owners]
+    n, data, offsets = records.raw_column()
+    raw = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    s, ts = pa.string(), TIMESTAMP
+    try:
+        columns = [
+            pa.array(ids, s),
+            pa.array(projects, s),
+            pa.array(owners, s),
+            pa.array([a.authorId for a in assets], s),
+            pa.array([a.kind for a in assets], s),
+            pa.array([m.type for m in metas], s),
+            pa.array([a.source for a in assets], s),
+            pa.array([a.mimeType for a in assets], s),
+            pa.array([a.status for a in assets], s),
+            pa.array([a.privacy for a in assets], s),
+            pa.array(
+                [a.name if m.name is None else m.name for a, m in zip(assets, metas, strict=True)],
+                s,
+            ),
+            pa.array([a.url for a in assets], s),
+            pa.array(_first(props, metas, "width"), pa.int32()),
+            pa.array(_first(props, metas, "height"), pa.int32()),
+            pa.array(_first(props, metas, "size"), pa.int64()),
+            pa.array([a.tags for a in assets], _STRINGS),
+            pa.array([a.collectionIds for a in assets], _STRINGS),
+            pa.array([m.parentId for m in metas], s),
+            pa.array([m.rootParentId for m in metas], s),
+            pa.array([m.inferenceId for m in metas], s),
+            pa.array([m.modelId for m in metas], s),
+            pa.array(created, ts),
+            pa.array(updated, ts),
+            pa.ExtensionArray.from_storage(JSON_TEXT, raw),
+        ]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return pa.RecordBatch.from_arrays(columns, schema=ASSET_SCHEMA)
+
+
+def _first(props: list[Any], metas: list[Any], key: str) -> list[int | None]:
+    """`properties.<key>`, else `metadata.<key>`, of each record (as `_row` reads them)."""
+    get = attrgetter(key)
+    return [m if p is None else p for p, m in zip(map(get, props), map(get, metas), strict=True)]

@@ -83,11 +83,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from assets_sync.client import Page, Params
 from assets_sync.errors import PaginationLoopError, UnseekablePageError, UnstableListingError
-from assets_sync.windows import Window, format_iso_ms, parse_iso_ms
+from assets_sync.records import Records, record_ids, record_stamps, select
+from assets_sync.windows import Window, format_iso_ms
 
 Fetch = Callable[[Params], Page]
 
@@ -113,7 +113,7 @@ class Step:
     earlier one. `done`: the window is exhausted (then `cursor_ms == hi - 1`).
     """
 
-    records: list[dict[str, Any]]
+    records: Records
     cursor_ms: int
     done: bool
 
@@ -127,23 +127,6 @@ class PaginationStats:
     tie_groups: int = 0
     tie_passes: int = 0
     extra: dict[str, int] = field(default_factory=dict)
-
-
-def _stamp(record: Any, key: str) -> int | None:
-    if type(record) is not dict:
-        return None
-    value = record.get(key)
-    if type(value) is not str:
-        return None
-    try:
-        return parse_iso_ms(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _id(record: Any) -> str | None:
-    value = record.get("id") if type(record) is dict else None
-    return value if type(value) is str and value else None
 
 
 def paginate(
@@ -192,13 +175,15 @@ def paginate(
         params = (*common, (key.after, format_iso_ms(cursor)), (key.before, format_iso_ms(hi)))
         page = fetch(params)
         stats.requests += 1
-        stamps = [_stamp(r, key.field) for r in page.assets]
-        new: list[dict[str, Any]] = []
-        for record, ts in zip(page.assets, stamps, strict=True):
-            if ts is not None and ts == boundary_ts and _id(record) in boundary_ids:
-                stats.overlap_dropped += 1
-            else:
-                new.append(record)
+        stamps = record_stamps(page.assets, key.field)
+        ids = record_ids(page.assets)
+        keep = [
+            i
+            for i, ts in enumerate(stamps)
+            if ts is None or ts != boundary_ts or ids[i] not in boundary_ids
+        ]
+        stats.overlap_dropped += len(stamps) - len(keep)
+        new = page.assets if len(keep) == len(stamps) else select(page.assets, keep)
         if not page.assets or page.next_token is None:
             yield Step(new, hi - 1, True)
             return
@@ -215,11 +200,7 @@ def paginate(
             yield Step(new, cursor, False)
             seen = boundary_ids if boundary_ts == last else set()
             seen.update(
-                i
-                for r, ts in zip(page.assets, stamps, strict=True)
-                if ts == last
-                for i in (_id(r),)
-                if i is not None
+                i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None
             )
             yield from _tie_group(
                 fetch, common, key, last, cursor, seen, max_tie_passes, stats, sleep
@@ -232,11 +213,7 @@ def paginate(
         cursor = last - 1
         boundary_ts = last
         boundary_ids = {
-            i
-            for r, ts in zip(page.assets, stamps, strict=True)
-            if ts == last
-            for i in (_id(r),)
-            if i is not None
+            i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None
         }
         yield Step(new, cursor, False)
 
@@ -279,18 +256,18 @@ def _tie_group(
             page = fetch(params)
             stats.requests += 1
             requests += 1
-            new: list[dict[str, Any]] = []
-            for record in page.assets:
-                rid = _id(record)
+            keep: list[int] = []
+            for i, rid in enumerate(record_ids(page.assets)):
                 if rid is None:
-                    new.append(record)  # normalization rejects it, with the reason
+                    keep.append(i)  # normalization rejects it, with the reason
                     continue
                 ids.add(rid)
                 if rid in seen:
                     stats.overlap_dropped += 1
                 else:
                     seen.add(rid)
-                    new.append(record)
+                    keep.append(i)
+            new = page.assets if len(keep) == len(page.assets) else select(page.assets, keep)
             if new:
                 yield Step(new, cursor, False)
             token = page.next_token

@@ -37,6 +37,7 @@ from assets_sync.engine import SyncConfig, client_pace, now_ms
 from assets_sync.pagination import BY_CREATED, PaginationStats, paginate
 from assets_sync.planning import earliest, stream_params
 from assets_sync.progress import Emitter, ProgressEvent, ProgressListener
+from assets_sync.records import record_ids
 from assets_sync.sink import RunRecord, Sink, StreamKey
 from assets_sync.windows import Window, split
 
@@ -96,11 +97,7 @@ def list_ids(
             ):
                 if stop.is_set():
                     return
-                ids.extend(
-                    r["id"]
-                    for r in step.records
-                    if isinstance(r, dict) and isinstance(r.get("id"), str)
-                )
+                ids.extend(i for i in record_ids(step.records) if i is not None)
                 with lock:
                     counters["pages"] += 1
                     counters["assets"] += len(step.records)

@@ -42,7 +42,8 @@ ASSET_FIELDS: tuple[pa.Field, ...] = (
     pa.field("model_id", pa.string()),
     pa.field("created_at", TIMESTAMP),
     pa.field("updated_at", TIMESTAMP, nullable=False),
-    # Typed `arrow.json`: the engine's raw is orjson output, always JSON, and DuckDB takes an
+    # Typed `arrow.json`: the engine's raw is always JSON (the server's bytes of the record,
+    # checked by msgspec, or orjson's output), and DuckDB takes an
     # Arrow JSON column as JSON without parsing every value again (the warehouse validates
     # plain-string raw, `warehouse.upsert._combined`).
     pa.field("raw", JSON_TEXT, nullable=False),

@@ -305,14 +305,15 @@ def write_pages(
     Returns the counts. Replaced `assets` rows (deleted and re-appended) are reclaimed later
     by `DuckDBSink.compact()`, which counts them from the table.
 
-    `raw` typed `arrow.json` (`ASSET_SCHEMA`, what `assets_sync.normalize` builds from
-    orjson's output) is taken as JSON as it is. A plain-string `raw` from any other producer
-    is cast to JSON by DuckDB, which parses every value: if one is not JSON, the cast fails
-    and the caller's transaction must be rolled back; the sink then retries the same pages
-    with `validate_json` True, which diverts such rows to `rejected_assets` (at the price of
-    parsing every `raw` once more, which is why it is not the default path). Skipping that
-    parse for the engine's pages saved a fifth of the writer's CPU (measured: 100k emulator
-    assets in 8192-row writes, 5.2 s -> 4.2 s), since both tables cast it.
+    `raw` typed `arrow.json` (`ASSET_SCHEMA`, what `assets_sync.normalize` builds: a record's
+    bytes as received, checked by msgspec, or orjson's output) is taken as JSON as it is. A
+    plain-string `raw` from any other producer is cast to JSON by DuckDB, which parses every
+    value: if one is not JSON, the cast fails and the caller's transaction must be rolled
+    back; the sink then retries the same pages with `validate_json` True, which diverts such
+    rows to `rejected_assets` (at the price of parsing every `raw` once more, which is why it
+    is not the default path). Skipping that parse for the engine's pages saved a fifth of the
+    writer's CPU (measured: 100k emulator assets in 8192-row writes, 5.2 s -> 4.2 s), since
+    both tables cast it.
 
     `max_groups`, `held`: DuckDB holds delete information for the row groups in `held` (the
     caller's count since its last checkpoint), and may hold it for `max_groups` at most

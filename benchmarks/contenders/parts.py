@@ -8,7 +8,9 @@ known without the others competing for the cores, and memory is reused as in a s
 1. fetch: exactly the floor's work (`sortBy=updatedAt`, `pageSize=100`, `paginationToken`,
    one keep-alive connection, each body parsed with orjson for its token), the bodies kept;
 2. parse: `orjson.loads` of every body again, alone (fetch minus parse is the HTTP's CPU);
-3. normalize: `orjson.loads` + `normalize()` of every body, as a fetch thread does;
+3. normalize: `records.decode_page` (the typed decoding; `orjson.loads` for a body it leaves)
+   + `normalize()` of every body, as a fetch thread does: beyond parse, this part is what the
+   engine's page work adds to the floor's;
 4. write: the normalized pages through the engine's `WriteBuffer` (its default write size and
    coalescing) into `DuckDBSink.write` on a fresh warehouse opened with `open_warehouse`,
    as the engine's writer does: rows, versions, one transaction per write.
@@ -49,6 +51,7 @@ from assets_sync.batching import WriteBuffer  # noqa: E402
 from assets_sync.engine import SyncConfig  # noqa: E402
 from assets_sync.memory import keep_pandas_out_of_pyarrow, prefer_system_allocator  # noqa: E402
 from assets_sync.normalize import normalize  # noqa: E402
+from assets_sync.records import decode_page  # noqa: E402
 from assets_sync.sink import PageBatch, SliceState, StreamKey  # noqa: E402
 from warehouse import open_warehouse  # noqa: E402
 
@@ -135,7 +138,8 @@ def main() -> None:
                 batches: list[PageBatch] = []
                 with parts.part("normalize"):
                     for body in bodies:
-                        records = orjson.loads(body)["assets"]
+                        typed = decode_page(body)
+                        records = orjson.loads(body)["assets"] if typed is None else typed[0]
                         batch, rejects = normalize(records, STREAM.project_id)
                         pages += 1
                         progress = SliceState("parts", 0, 4_000_000_000_000, pages)
