@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from assets_sync.errors import RejectedRecordError
 from assets_sync.records import EMPTY_META, EMPTY_PROPS, Records, TypedRecords
-from assets_sync.schema import ASSET_SCHEMA, JSON_TEXT, REJECT_SCHEMA, TIMESTAMP, empty_rejects
+from assets_sync.schema import ASSET_SCHEMA, JSON_TEXT, REJECT_SCHEMA, empty_rejects
 from assets_sync.windows import parse_iso_ms
 
 _STRINGS = pa.list_(pa.string())
@@ -53,6 +53,11 @@ _TOP_KEYS = ("ownerId", "authorId", "kind", "source", "mimeType", "status", "pri
 #: Text columns read from `metadata`, and the key of each.
 _META_COLUMNS = ("type", "parent_id", "root_id", "inference_id", "model_id")
 _META_KEYS = ("type", "parentId", "rootParentId", "inferenceId", "modelId")
+#: The same columns read from typed records (`_typed_batch`).
+_TOP_GETTERS = tuple((c, attrgetter(k)) for c, k in zip(_TOP_COLUMNS, _TOP_KEYS, strict=True))
+_META_GETTERS = tuple((c, attrgetter(k)) for c, k in zip(_META_COLUMNS, _META_KEYS, strict=True))
+#: ASSET_SCHEMA's names and types (pyarrow makes new Field objects on every iteration).
+_FIELDS = tuple((f.name, f.type) for f in ASSET_SCHEMA)
 #: The order in which `_row` returns values (every ASSET_SCHEMA column but `raw`).
 _COLUMNS = (
     "id",
@@ -300,44 +305,28 @@ def _typed_batch(records: TypedRecords, project_id: str | None) -> pa.RecordBatc
             return None
     metas = [EMPTY_META if a.metadata is None else a.metadata for a in assets]
     props = [EMPTY_PROPS if a.properties is None else a.properties for a in assets]
-    owners = [a.ownerId for a in assets]
-    if project_id:
-        projects: list[str | None] = [project_id] * len(assets)
-    else:
-        projects = [o if o is not None and o.startswith("proj_") else None for o in owners]
+    values = {c: list(map(get, assets)) for c, get in _TOP_GETTERS}
+    values.update({c: list(map(get, metas)) for c, get in _META_GETTERS})
+    owners = values["owner_id"]
+    values.update(
+        id=ids,
+        project_id=[project_id] * len(assets)
+        if project_id
+        else [o if o is not None and o.startswith("proj_") else None for o in owners],
+        name=[a.name if m.name is None else m.name for a, m in zip(assets, metas, strict=True)],
+        width=_first(props, metas, "width"),
+        height=_first(props, metas, "height"),
+        size_bytes=_first(props, metas, "size"),
+        tags=[a.tags for a in assets],
+        collection_ids=[a.collectionIds for a in assets],
+        created_at=created,
+        updated_at=updated,
+    )
     n, data, offsets = records.raw_column()
-    raw = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-    s, ts = pa.string(), TIMESTAMP
+    text = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    raw = pa.ExtensionArray.from_storage(JSON_TEXT, text)
     try:
-        columns = [
-            pa.array(ids, s),
-            pa.array(projects, s),
-            pa.array(owners, s),
-            pa.array([a.authorId for a in assets], s),
-            pa.array([a.kind for a in assets], s),
-            pa.array([m.type for m in metas], s),
-            pa.array([a.source for a in assets], s),
-            pa.array([a.mimeType for a in assets], s),
-            pa.array([a.status for a in assets], s),
-            pa.array([a.privacy for a in assets], s),
-            pa.array(
-                [a.name if m.name is None else m.name for a, m in zip(assets, metas, strict=True)],
-                s,
-            ),
-            pa.array([a.url for a in assets], s),
-            pa.array(_first(props, metas, "width"), pa.int32()),
-            pa.array(_first(props, metas, "height"), pa.int32()),
-            pa.array(_first(props, metas, "size"), pa.int64()),
-            pa.array([a.tags for a in assets], _STRINGS),
-            pa.array([a.collectionIds for a in assets], _STRINGS),
-            pa.array([m.parentId for m in metas], s),
-            pa.array([m.rootParentId for m in metas], s),
-            pa.array([m.inferenceId for m in metas], s),
-            pa.array([m.modelId for m in metas], s),
-            pa.array(created, ts),
-            pa.array(updated, ts),
-            pa.ExtensionArray.from_storage(JSON_TEXT, raw),
-        ]
+        columns = [raw if c == "raw" else pa.array(values[c], type_) for c, type_ in _FIELDS]
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
     return pa.RecordBatch.from_arrays(columns, schema=ASSET_SCHEMA)
