@@ -15,6 +15,10 @@ commits, and loses a rolled-back write's with it). A write none of whose ids' ha
 is classified new without reading `assets`; a hash shared by two ids only sends the write down
 the join, which is always right. 8 bytes per asset of DuckDB's memory, spilled to the temp
 directory beyond its limit (10M hashes probed in 51-87 ms under a 32MB limit, measured).
+
+The usual write of a first sync goes further: when its valid rows are distinct ids none of
+which is known (`all_new_once`, one scan of `IN`), there is nothing to classify, and the
+writer inserts them without `CLS` (`warehouse.upsert`).
 """
 
 # SQL below is composed from this module's constants only; data is bound or registered (S608).
@@ -71,6 +75,12 @@ FROM latest AS l
 )
 _KNOWN_HITS = f"SELECT count(*) FROM {IN} WHERE {{valid}} AND hash(id) IN (SELECT h FROM {{known}})"
 _KNOWN_ADD = f"INSERT INTO {{known}} SELECT hash(id) FROM {CLS} WHERE _class = 'new'"
+_KNOWN_ADD_ALL = f"INSERT INTO {{known}} SELECT hash(id) FROM {IN} WHERE {{valid}}"
+_SURVEY = f"""
+SELECT count(*), count(DISTINCT id),
+       count(*) FILTER (WHERE hash(id) IN (SELECT h FROM {{known}}))
+FROM {IN} WHERE {{valid}}
+"""
 
 
 def start_known(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -93,6 +103,21 @@ def classify(con: duckdb.DuckDBPyConnection, valid: str, known: str | None) -> b
         fresh = hits is not None and hits[0] == 0
     con.execute((_CLASSIFY_NEW if fresh else _CLASSIFY).format(valid=valid))
     return fresh
+
+
+def all_new_once(con: duckdb.DuckDBPyConnection, valid: str, known: str) -> int | None:
+    """The number of valid rows of `IN` if each is a different id and none is in `known`
+    (stored), else None. Such a write, a first sync's usual one, needs no `CLS` at all: every
+    row is new and its own id's winner (`warehouse.upsert`'s all-new path)."""
+    row = con.execute(_SURVEY.format(valid=valid, known=known)).fetchone()
+    assert row is not None
+    rows, ids, hits = (int(v) for v in row)
+    return rows if rows == ids and not hits else None
+
+
+def remember_all(con: duckdb.DuckDBPyConnection, known: str, valid: str) -> None:
+    """Add the hashes of every valid id of `IN` to `known` (an all-new write)."""
+    con.execute(_KNOWN_ADD_ALL.format(known=known, valid=valid))
 
 
 def remember_new(con: duckdb.DuckDBPyConnection, known: str) -> None:

@@ -19,6 +19,10 @@ The upsert rule (DESIGN.md, "The incremental algorithm", 5):
   is; only versions OLDER than the current row need the anti-join against `asset_versions`,
   and that join runs only when the call has any (late or replayed data).
 * Lineage edges of an id are rewritten only when its lineage columns changed.
+* A write whose valid rows are distinct ids none of which is stored (known from the first
+  sync's `known` hashes, `classify.all_new_once`) is all new: its rows go into both tables and
+  its edges into `asset_lineage` as they are, without `CLS` and its joins (~10 % of a first
+  sync's `write_pages`, measured at 200k). Any other write is classified.
 * `assets.id` is unique because this is its only writer: ids are deduplicated per call and
   classified against the stored row. There is deliberately no DuckDB PRIMARY KEY index on it:
   with the ART index a commit that replaces 10k rows of a 1M-row table took 1-2 s (measured);
@@ -50,7 +54,7 @@ import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
 from assets_sync.sink import PageBatch, SliceState, StreamKey, WriteResult
-from warehouse.classify import CLS, IN, classify, remember_new
+from warehouse.classify import CLS, IN, all_new_once, classify, remember_all, remember_new
 from warehouse.columns import select_list
 from warehouse.delete_budget import REPLACING, DeletePlan, drop_deferred, plan_deletes
 from warehouse.errors import WarehouseError
@@ -146,6 +150,23 @@ SELECT id, related_id, relation FROM (
         SELECT id, {_UNPIVOT_COLS} FROM {_CLS}
         WHERE _class = 'new' OR (_lineage_changed AND _class IN ('updated', 'same'))
     ) ON {_UNPIVOT_ON} INTO NAME relation VALUE related_id
+)
+"""
+
+# An all-new write (`classify.all_new_once`): every valid row is new and its id's only one, so
+# the rows go in as they are, without `CLS` and without a join (8 ms of a ~140 ms 8,192-row
+# write for `CLS`, and ~0.3 us per row for each insert's join; measured, 200k emulator assets).
+_ALL_NEW_VERSIONS = f"""
+INSERT INTO asset_versions SELECT {_COLS}, _run_id, now() FROM {_IN} WHERE {{valid}}
+"""
+_ALL_NEW_CURRENT = f"""
+INSERT INTO assets SELECT {_COLS}, NULL, now(), now() FROM {_IN} WHERE {{valid}}
+"""
+_ALL_NEW_LINEAGE = f"""
+INSERT INTO asset_lineage (asset_id, related_id, relation)
+SELECT id, related_id, relation FROM (
+    UNPIVOT (SELECT id, {_UNPIVOT_COLS} FROM {_IN} WHERE {{valid}})
+    ON {_UNPIVOT_ON} INTO NAME relation VALUE related_id
 )
 """
 
@@ -348,7 +369,18 @@ def write_pages(
     con.register(_IN, assets)
     con.register(_REJ, rejects)
     try:
-        if assets.num_rows:
+        all_new = all_new_once(con, valid, known) if known and assets.num_rows else None
+        if all_new is not None:
+            assert known is not None
+            if reserve is not None and held:
+                reserve(len(held))
+            fresh, new = True, all_new
+            rejected += assets.num_rows - all_new
+            if new:
+                for statement in (_ALL_NEW_VERSIONS, _ALL_NEW_CURRENT, _ALL_NEW_LINEAGE):
+                    con.execute(statement.format(valid=valid))
+                remember_all(con, known, valid)
+        elif assets.num_rows:
             fresh = classify(con, valid, known)
             if max_groups is not None or reserve is not None:
                 plan = plan_deletes(con, _CLS, _IN, valid, held, max_groups)

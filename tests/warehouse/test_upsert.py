@@ -35,6 +35,17 @@ def versions(wh: DuckDBSink) -> list[tuple[str, int]]:
     return [(str(i), int(t)) for i, t in rows]
 
 
+def tables(wh: DuckDBSink) -> dict[str, list[tuple[object, ...]]]:
+    """Every row the writer stored, but the clock's columns (`now()` of each transaction)."""
+    queries = {
+        "assets": "SELECT * EXCLUDE (first_synced_at, last_synced_at) FROM assets ORDER BY id",
+        "asset_versions": "SELECT * EXCLUDE (synced_at) FROM asset_versions ORDER BY ALL",
+        "asset_lineage": "SELECT * FROM asset_lineage ORDER BY ALL",
+        "rejected_assets": "SELECT * EXCLUDE (rejected_at) FROM rejected_assets ORDER BY ALL",
+    }
+    return {name: wh.connection.execute(sql).fetchall() for name, sql in queries.items()}
+
+
 def batch(*pairs: tuple[int, int]) -> pa.RecordBatch:
     return make_assets([n for n, _ in pairs], [BASE_MS + t for _, t in pairs])
 
@@ -221,6 +232,37 @@ def test_a_first_sync_classifies_new_ids_without_reading_assets(wh: DuckDBSink) 
     )
 
 
+def test_an_all_new_write_stores_what_the_classified_write_stores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first sync's write of distinct new ids skips `CLS` and its joins (`all_new_once`):
+    rows, versions, lineage edges and rejects are those of the classifying path, and a write
+    with a duplicated or stored id still classifies."""
+    writes = [
+        [page(batch(*((n, 10) for n in range(12))), make_rejects(["asset_x", None]))],
+        [page(batch((12, 10), (13, 10), (12, 11)))],  # a duplicated id: classified
+        [page(batch((1, 20), (14, 10)))],  # a stored id: classified
+        [page(batch((15, 10), (16, 10)))],
+    ]
+    classified: list[str | None] = []
+    classify = upsert_module.classify
+
+    def counting(con: object, valid: str, known: str | None) -> bool:
+        classified.append(known)
+        return classify(con, valid, known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(upsert_module, "classify", counting)
+    with open_warehouse(":memory:") as wh, DuckDBSink(":memory:", track_new_ids=False) as full:
+        for pages in writes:
+            assert wh.write(pages) == full.write(pages)
+        assert wh.fresh_writes == 3 and full.fresh_writes == 0
+        assert classified.count(None) == 4 and len(classified) == 6  # wh: writes 2 and 3
+        assert tables(wh) == tables(full)
+        assert len(tables(wh)["asset_lineage"]) > 12 and len(tables(wh)["rejected_assets"]) == 2
+        known = "SELECT count(*) FROM _wh_known_ids"
+        assert wh.connection.execute(known).fetchone() == (17,)
+
+
 def test_a_warehouse_with_rows_always_classifies_by_the_join(db_path: str) -> None:
     with open_warehouse(db_path) as wh:
         wh.write([page(batch((1, 10)))])
@@ -296,6 +338,7 @@ def test_any_order_replay_or_duplication_gives_the_same_state(
                 assert full.write(pages) == result  # the same counts with the full join
                 total += result
         assert current(full) == current(wh) and versions(full) == versions(wh)
+        assert tables(full) == tables(wh)  # the all-new and classifying paths store alike
         assert full.fresh_writes == 0 and wh.fresh_writes >= 1
         latest: dict[int, int] = {}
         for n, t in all_versions:
