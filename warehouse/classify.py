@@ -82,11 +82,7 @@ SELECT count(*) FROM {{known}} WHERE h IN (SELECT hash(id) FROM {IN} WHERE {{val
 """
 _KNOWN_ADD = f"INSERT INTO {{known}} SELECT hash(id) FROM {CLS} WHERE _class = 'new'"
 _KNOWN_ADD_ALL = f"INSERT INTO {{known}} SELECT hash(id) FROM {IN} WHERE {{valid}}"
-_SURVEY = f"""
-SELECT count(*), count(DISTINCT id),
-       (SELECT count(*) FROM {{known}} WHERE h IN (SELECT hash(id) FROM {IN} WHERE {{valid}}))
-FROM {IN} WHERE {{valid}}
-"""
+_SURVEY = f"SELECT count(*), count(DISTINCT id), ({_KNOWN_HITS}) FROM {IN} WHERE {{valid}}"
 
 
 def start_known(con: duckdb.DuckDBPyConnection) -> str | None:

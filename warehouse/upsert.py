@@ -143,15 +143,16 @@ DELETE FROM asset_lineage WHERE asset_id IN (
     SELECT id FROM {_CLS} WHERE _lineage_changed AND _class IN ('updated', 'same'))
 """
 
-_LINEAGE_INSERT = f"""
+_LINEAGE_FROM = f"""
 INSERT INTO asset_lineage (asset_id, related_id, relation)
 SELECT id, related_id, relation FROM (
-    UNPIVOT (
-        SELECT id, {_UNPIVOT_COLS} FROM {_CLS}
-        WHERE _class = 'new' OR (_lineage_changed AND _class IN ('updated', 'same'))
-    ) ON {_UNPIVOT_ON} INTO NAME relation VALUE related_id
+    UNPIVOT (SELECT id, {_UNPIVOT_COLS} FROM {{rows}})
+    ON {_UNPIVOT_ON} INTO NAME relation VALUE related_id
 )
 """
+_LINEAGE_INSERT = _LINEAGE_FROM.format(
+    rows=f"{_CLS} WHERE _class = 'new' OR (_lineage_changed AND _class IN ('updated', 'same'))"
+)
 
 # An all-new write (`classify.all_new_once`): every valid row is new and its id's only one, so
 # the rows go in as they are, without `CLS` and without a join (8 ms of a ~140 ms 8,192-row
@@ -162,13 +163,7 @@ INSERT INTO asset_versions SELECT {_COLS}, _run_id, now() FROM {_IN} WHERE {{val
 _ALL_NEW_CURRENT = f"""
 INSERT INTO assets SELECT {_COLS}, NULL, now(), now() FROM {_IN} WHERE {{valid}}
 """
-_ALL_NEW_LINEAGE = f"""
-INSERT INTO asset_lineage (asset_id, related_id, relation)
-SELECT id, related_id, relation FROM (
-    UNPIVOT (SELECT id, {_UNPIVOT_COLS} FROM {_IN} WHERE {{valid}})
-    ON {_UNPIVOT_ON} INTO NAME relation VALUE related_id
-)
-"""
+_ALL_NEW_LINEAGE = _LINEAGE_FROM.format(rows=f"{_IN} WHERE {{valid}}")
 
 _REJECTS = f"""
 INSERT INTO rejected_assets (asset_id, reason, raw, run_id, stream_id, rejected_at)
