@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 import duckdb
 
@@ -109,9 +110,11 @@ def complete_slices(
     stream: StreamKey,
     slice_ids: Sequence[str],
     watermark_ms: int | None,
+    ensured: AbstractSet[str] = frozenset(),
 ) -> None:
-    """Drop finished slices; raise (never lower) the watermark."""
-    ensure_stream(con, stream)
+    """Drop finished slices; raise (never lower) the watermark. `ensured`: see
+    `upsert.ensure_stream`."""
+    ensure_stream(con, stream, ensured)
     if slice_ids:
         con.execute(
             "DELETE FROM sync_slices WHERE stream_id = ? AND list_contains(?, slice_id)",

@@ -123,6 +123,9 @@ class DuckDBSink:
         # `classify.KNOWN` is kept (True), not (False), or not decided before the first write.
         self._known: bool | None = None if track_new_ids else False
         self.fresh_writes = 0  # write() transactions that did not read `assets` to classify
+        # Streams whose `sync_state` row a committed transaction of this sink created or met:
+        # later transactions skip `ensure_stream`'s statement for them.
+        self._ensured: set[str] = set()
         self._limit = memory_limit()
         self._write_limit = write_memory_limit()
         if not read_only:
@@ -264,6 +267,7 @@ class DuckDBSink:
             self._check_writable()
             with transaction(self._con):
                 ledger.plan_slices(self._con, stream, slices)
+            self._ensured.add(stream.stream_id)
 
     def write(self, pages: Sequence[PageBatch]) -> WriteResult:
         """Commit the pages, their rejects and their slices' progress in one transaction, or,
@@ -350,30 +354,27 @@ class DuckDBSink:
         def reserve(held: int) -> None:
             self._con.execute(f"SET memory_limit = '{base + held * DELETE_INFO_BYTES}B'")
 
-        reserve(len(self._held))
+        def merge(validate_json: bool) -> Merged:
+            reserve(len(self._held))
+            with transaction(self._con):
+                merged = write_pages(
+                    self._con,
+                    pages,
+                    validate_json=validate_json,
+                    max_groups=groups,
+                    held=self._held,
+                    reserve=reserve,
+                    known=known,
+                    ensured=self._ensured,
+                )
+            self._ensured.update(p.stream.stream_id for p in pages)  # committed
+            return merged
+
         try:
             try:
-                with transaction(self._con):
-                    return write_pages(
-                        self._con,
-                        pages,
-                        max_groups=groups,
-                        held=self._held,
-                        reserve=reserve,
-                        known=known,
-                    )
+                return merge(validate_json=False)
             except duckdb.ConversionException:
-                reserve(len(self._held))
-                with transaction(self._con):
-                    return write_pages(
-                        self._con,
-                        pages,
-                        validate_json=True,
-                        max_groups=groups,
-                        held=self._held,
-                        reserve=reserve,
-                        known=known,
-                    )
+                return merge(validate_json=True)
         finally:
             self._con.execute(f"SET memory_limit = '{self._limit}'")  # readers' limit again
 
@@ -387,7 +388,10 @@ class DuckDBSink:
         with self._lock:
             self._check_writable()
             with transaction(self._con):
-                ledger.complete_slices(self._con, stream, slice_ids, watermark_ms)
+                ledger.complete_slices(
+                    self._con, stream, slice_ids, watermark_ms, ensured=self._ensured
+                )
+            self._ensured.add(stream.stream_id)
 
     def reconcile(
         self,
@@ -419,6 +423,7 @@ class DuckDBSink:
             self._check_writable()
             with transaction(self._con):
                 ledger.upsert_run(self._con, run)
+            self._ensured.add(run.stream.stream_id)
 
     def end_run(self, run: RunRecord) -> None:
         with self._lock:

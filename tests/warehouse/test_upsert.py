@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import warehouse.sink as sink_module
 import warehouse.upsert as upsert_module
 from assets_sync.schema import ASSET_SCHEMA
-from assets_sync.sink import SliceState, WriteResult
+from assets_sync.sink import SliceState, StreamKey, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
 from warehouse import DuckDBSink, open_warehouse
@@ -473,3 +473,56 @@ def test_big_batches_are_scanned_as_they_are_and_store_what_small_pages_store() 
     assert results[0] == results[1] == WriteResult(new=n, unchanged=len(pairs) - n)
     assert states[0] == states[1]
     assert len(states[0][1]) == len(pairs)
+
+
+class _Statements:
+    """The sink's connection, recording every statement it is given."""
+
+    def __init__(self, con: object) -> None:
+        self._con = con
+        self.seen: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.seen.append(" ".join(sql.split()))
+        return self._con.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._con, name)
+
+
+def test_a_sink_creates_a_streams_row_once_it_knows_it_is_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ensure_stream`'s INSERT runs until a transaction that ran it has committed, then not
+    again in that sink: once per stream, not twice per write. A rolled-back write leaves no
+    row behind, so the next write creates it."""
+    other = StreamKey("proj_b")
+    with open_warehouse(":memory:") as wh:
+        spy = _Statements(wh._con)
+        monkeypatch.setattr(wh, "_con", spy)
+
+        def ensures() -> int:
+            return sum(s.startswith("INSERT INTO sync_state") for s in spy.seen)
+
+        def broken(*_: object) -> None:
+            raise RuntimeError("the progress could not be written")
+
+        with monkeypatch.context() as m:
+            m.setattr(upsert_module, "upsert_progress", broken)
+            with pytest.raises(RuntimeError, match="progress"):
+                wh.write([page(batch((1, 10)))])
+        assert ensures() == 1
+        assert wh.connection.execute("SELECT count(*) FROM sync_state").fetchone() == (0,)
+        assert wh.write([page(batch((1, 10)))]) == WriteResult(new=1)
+        assert ensures() == 2
+        wh.complete_slices(STREAM, [], BASE_MS)
+        assert wh.write([page(batch((2, 10)))]) == WriteResult(new=1)
+        wh.complete_slices(STREAM, ["s1"], BASE_MS + 5)
+        assert ensures() == 2  # the committed row is not asked for again
+        assert wh.write([page(batch((3, 10)), stream=other)]) == WriteResult(new=1)
+        wh.complete_slices(other, [], None)
+        assert ensures() == 3  # another stream: its own row, once
+        rows = wh.connection.execute(
+            "SELECT stream_id, epoch_ms(watermark) FROM sync_state ORDER BY 1"
+        ).fetchall()
+        assert rows == [(STREAM.stream_id, BASE_MS + 5), (other.stream_id, None)]
