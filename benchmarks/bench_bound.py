@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_compare import log, measure
-from harness import BENCH, EmulatorProcess, machine, machine_line, python_cmd
+from harness import EmulatorProcess, machine, machine_line, output_dir, python_cmd
 
 TARGET_RATIO = 1.3
 
@@ -149,13 +149,7 @@ def main() -> None:
     args = p.parse_args()
     n = 5_000 if args.quick else args.assets
     label = args.label or f"bound-{n}"
-    if args.out_dir:
-        out_dir = Path(args.out_dir)
-    elif args.quick:
-        out_dir = Path(tempfile.mkdtemp(prefix="bench-bound-"))
-    else:
-        out_dir = BENCH / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(args.out_dir, args.quick, "bench-bound-")
     work = Path(tempfile.mkdtemp(prefix="bench-bound-work-"))
     cores = os.cpu_count() or 1
     res: dict[str, Any] = {"label": label, "assets": n, "machine": machine()}

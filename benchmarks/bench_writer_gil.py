@@ -41,7 +41,7 @@ keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 from bench_compare import log  # noqa: E402
-from harness import AUTH, BENCH, EmulatorProcess, machine, machine_line  # noqa: E402
+from harness import AUTH, EmulatorProcess, machine, machine_line, output_dir  # noqa: E402
 
 from assets_sync.batching import WriteBuffer  # noqa: E402
 from assets_sync.engine import SyncConfig  # noqa: E402
@@ -187,13 +187,7 @@ def main() -> None:
         p.error("--shares: each share must be in [0, 1)")
     n, rounds = (5_000, 1) if args.quick else (args.assets, args.rounds)
     label = args.label or f"writer-gil-{n}"
-    if args.out_dir:
-        out_dir = Path(args.out_dir)
-    elif args.quick:
-        out_dir = Path(tempfile.mkdtemp(prefix="bench-writer-gil-"))
-    else:
-        out_dir = BENCH / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(args.out_dir, args.quick, "bench-writer-gil-")
     prefer_system_allocator()  # as the CLI and the engine do
     keep_pandas_out_of_pyarrow()
     log(f"emulator with {n} assets")

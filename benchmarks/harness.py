@@ -298,6 +298,19 @@ def run_process(
     return m
 
 
+def output_dir(out_dir: str | None, quick: bool, prefix: str) -> Path:
+    """Where a benchmark writes its results: `out_dir` if given, a fresh temporary folder for a
+    `--quick` smoke (its numbers are not results), else `benchmarks/results`. Created."""
+    if out_dir:
+        path = Path(out_dir)
+    elif quick:
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+    else:
+        path = BENCH / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def python_cmd(script: str, *args: str) -> list[str]:
     return [sys.executable, str(CONTENDERS / script), *args]
 
