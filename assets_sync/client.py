@@ -47,7 +47,7 @@ from assets_sync.latency import RecentDurations
 from assets_sync.ratelimit import RateLimiter
 from assets_sync.records import Records, decode_page
 from assets_sync.retry import RetryPolicy
-from assets_sync.transport import StdlibTransport
+from assets_sync.transport import Exchange, StdlibTransport
 
 Params = tuple[tuple[str, str], ...]
 
@@ -122,6 +122,8 @@ class AssetsClient:
         )
         if transport is None and not _proxied(settings.base_url):
             transport = StdlibTransport(max_connections=settings.max_connections)
+        #: set when requests can be sent now and read later (`begin_page`)
+        self._split = transport if isinstance(transport, StdlibTransport) else None
         self._http = httpx.Client(
             base_url=settings.base_url,
             timeout=timeout,
@@ -153,17 +155,29 @@ class AssetsClient:
         """`text` without any of this client's secrets."""
         return redact(text, self._secrets)
 
-    def list_page(self, params: Mapping[str, str] | Params) -> Page:
-        """GET one page with these query parameters, retrying per the policy."""
+    def list_page(
+        self, params: Mapping[str, str] | Params, sent: PendingPage | None = None
+    ) -> Page:
+        """GET one page with these query parameters, retrying per the policy.
+
+        `sent`: this page's request, already sent by `begin_page` (its answer is the first
+        attempt's); the later attempts, if any, are made here as usual.
+        """
         query: Params = tuple(params.items()) if isinstance(params, Mapping) else tuple(params)
+        if sent is not None and sent.query != query:
+            raise ValueError("the request sent was for other parameters")
         started = self._clock()
         failures = throttles = consecutive = 0
         attempt = 0
         while True:
             attempt += 1
-            self.limiter.acquire()
             try:
-                page = self._attempt(query, attempt)
+                if sent is not None:
+                    pending, sent = sent, None
+                    page = pending.answer()
+                else:
+                    self.limiter.acquire()
+                    page = self._attempt(query, attempt)
             except RetriableError as exc:
                 consecutive += 1
                 if isinstance(exc, ThrottledError):
@@ -200,6 +214,31 @@ class AssetsClient:
             self._count(pages=1)
             return page
 
+    def begin_page(self, params: Params) -> PendingPage | None:
+        """Send this page's request now, for `list_page(params, sent=...)` to read later.
+
+        The engine sends the next page's request before it normalizes the current one, so
+        that the server prepares the answer meanwhile (one thread, no GIL hand-offs). It waits
+        for the rate limiter as any request does. None when the transport cannot split a
+        request (httpx's own, behind a proxy) or when sending failed: `list_page` then makes
+        the request itself, with its retries.
+        """
+        if self._split is None:
+            return None
+        query = tuple(params)
+        self.limiter.acquire()
+        request = self._http.build_request(
+            "GET", "/assets", params=list(query), headers={"Authorization": self._auth_header}
+        )
+        self._count(requests=1)
+        sent = time.perf_counter()
+        try:
+            exchange = self._split.begin(request)
+        except (httpx.TransportError, httpx.TimeoutException):
+            self._count(errors=1)
+            return None
+        return PendingPage(self, query, exchange, sent)
+
     def _attempt(self, query: Params, attempt: int) -> Page:
         self._count(requests=1)
         sent = time.perf_counter()
@@ -211,6 +250,10 @@ class AssetsClient:
             raise NetworkError(f"timeout: {type(exc).__name__}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise NetworkError(f"connection failed: {type(exc).__name__}: {exc}") from exc
+        return self._answer(response, query, attempt, sent)
+
+    def _answer(self, response: httpx.Response, query: Params, attempt: int, sent: float) -> Page:
+        """The page in a 200 answer; the error an answer of any other status means."""
         status = response.status_code
         if status == 200:
             # Only full answers: a fast 429 or 5xx would pass for the server's best time and
@@ -243,6 +286,36 @@ class AssetsClient:
                 s.throttled + deltas.get("throttled", 0),
                 s.errors + deltas.get("errors", 0),
             )
+
+
+class PendingPage:
+    """A page's request sent by `AssetsClient.begin_page`, its answer not read yet."""
+
+    def __init__(self, client: AssetsClient, query: Params, exchange: Exchange, sent: float):
+        self.query = query
+        self._client = client
+        self._exchange: Exchange | None = exchange
+        self._sent = sent
+
+    def answer(self) -> Page:
+        """Read the answer: the page, or the error `list_page` retries or raises."""
+        exchange, self._exchange = self._exchange, None
+        if exchange is None:
+            raise RuntimeError("this page's answer was already read or abandoned")
+        try:
+            response = exchange.finish()
+            response.read()  # decodes a Content-Encoding, as httpx.Client does
+        except httpx.TimeoutException as exc:
+            raise NetworkError(f"timeout: {type(exc).__name__}") from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise NetworkError(f"connection failed: {type(exc).__name__}: {exc}") from exc
+        return self._client._answer(response, self.query, 1, self._sent)
+
+    def abandon(self) -> None:
+        """Nobody will read the page (its slice ended or moved): close its connection."""
+        exchange, self._exchange = self._exchange, None
+        if exchange is not None:
+            exchange.abandon()
 
 
 def _proxied(base_url: str) -> bool:

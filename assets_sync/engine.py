@@ -65,6 +65,7 @@ from assets_sync.planning import (
     plan_new_slices,
     stream_params,
 )
+from assets_sync.prefetch import Prefetcher
 from assets_sync.progress import Emitter, EventKind, ProgressEvent, ProgressListener
 from assets_sync.run_config import SyncConfig as SyncConfig
 from assets_sync.run_config import SyncCounts as SyncCounts
@@ -295,9 +296,10 @@ class _Run:
         stats = PaginationStats()
         self.slice_stats.append(stats)
         sid = state.slice_id
+        fetch = Prefetcher(self.client)
         try:
             steps = paginate(
-                self.client.list_page,
+                fetch,
                 Window(state.lo_ms, state.hi_ms),
                 state.cursor_ms,
                 key=BY_UPDATED,
@@ -307,6 +309,7 @@ class _Run:
                 stats=stats,
                 bound=lambda: scheduler.bound(sid),
                 on_tie_group=lambda stamp: scheduler.split_at(sid, stamp),
+                prefetch=fetch.hint,
             )
             cursor = state.cursor_ms
             work, cpu = self.page_work, time.thread_time
@@ -327,6 +330,8 @@ class _Run:
                         return
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, which re-raises
             self._put(_Failed(sid, exc))
+        finally:
+            fetch.cancel()
 
     def _throttled(self) -> bool:
         """Whether the client's rate limiter has learned a limit (the server throttled)."""

@@ -142,6 +142,7 @@ def paginate(
     stats: PaginationStats | None = None,
     bound: Callable[[], int] | None = None,
     on_tie_group: Callable[[int], object] | None = None,
+    prefetch: Callable[[Params], object] | None = None,
 ) -> Iterator[Step]:
     """Steps listing `window` from `cursor_ms` (default: its start). See the module docstring.
 
@@ -154,6 +155,11 @@ def paginate(
     `on_tie_group(L)`: called when a seek meets a tie group at `L`, before the group's passes.
     The engine lowers `bound` to `L + 1` there and hands `(L, hi)` to another thread; the
     paginator then ends once the group settles, without another seek.
+
+    `prefetch(params)`: called with the next seek's parameters (the bound read then) before a
+    seek page's step is yielded, so that its request can go out while the caller works on the
+    step (`assets_sync.prefetch`). The next seek still reads the bound again and asks `fetch`
+    for its own parameters; a hint is only a hint.
     """
     stats = stats if stats is not None else PaginationStats()
     cursor = window.lo_ms if cursor_ms is None else cursor_ms
@@ -172,8 +178,7 @@ def paginate(
         if cursor >= hi - 1:
             yield Step([], hi - 1, True)
             return
-        params = (*common, (key.after, format_iso_ms(cursor)), (key.before, format_iso_ms(hi)))
-        page = fetch(params)
+        page = fetch(_seek(common, key, cursor, hi))
         stats.requests += 1
         stamps = record_stamps(page.assets, key.field)
         ids = record_ids(page.assets)
@@ -215,7 +220,16 @@ def paginate(
         boundary_ids = {
             i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None
         }
+        if prefetch is not None:
+            ahead = min(hi, bound()) if bound is not None else hi
+            if cursor < ahead - 1:  # the next seek, as the loop will ask for it
+                prefetch(_seek(common, key, cursor, ahead))
         yield Step(new, cursor, False)
+
+
+def _seek(common: Params, key: SortKey, cursor: int, hi: int) -> Params:
+    """The parameters of a seek strictly after `cursor` and before `hi`."""
+    return (*common, (key.after, format_iso_ms(cursor)), (key.before, format_iso_ms(hi)))
 
 
 def _tie_group(

@@ -56,6 +56,16 @@ class StdlibTransport(httpx.BaseTransport):
         self.connections_opened = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.begin(request).finish()
+
+    def begin(self, request: httpx.Request) -> Exchange:
+        """Send `request` now and return at once; `Exchange.finish()` reads the answer.
+
+        The connection (and its pool slot) belongs to the exchange until it is finished or
+        abandoned: the caller may do other work while the server prepares the answer (the
+        engine normalizes a page while the next one is on its way). Errors of sending are
+        raised here, errors of the answer by `finish()`, as httpx's own exceptions.
+        """
         url = request.url
         if url.scheme not in _DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
@@ -66,20 +76,14 @@ class StdlibTransport(httpx.BaseTransport):
         try:
             conn = self._take_idle(key) or self._open(key, timeouts.get("connect"))
             try:
-                target = url.raw_path.decode("ascii")
-                status, headers, content = _exchange(conn, request, target, timeouts)
+                _send(conn, request, url.raw_path.decode("ascii"), timeouts)
             except BaseException:
                 conn.close()
                 raise
-            self._give_back(key, conn)
-            return httpx.Response(
-                status,
-                headers=headers,
-                stream=httpx.ByteStream(content),
-                extensions={"http_version": b"HTTP/1.1"},
-            )
-        finally:
+        except BaseException:
             self._slots.release()
+            raise
+        return Exchange(self, key, conn, timeouts)
 
     def close(self) -> None:
         with self._lock:
@@ -141,13 +145,57 @@ def _readable(conn: _Connection) -> bool:
     return bool(ready)
 
 
-def _exchange(
+class Exchange:
+    """A request sent by `StdlibTransport.begin`, its answer not read yet."""
+
+    def __init__(
+        self,
+        transport: StdlibTransport,
+        key: _Key,
+        conn: _Connection,
+        timeouts: dict[str, float | None],
+    ) -> None:
+        self._transport = transport
+        self._key = key
+        self._conn: _Connection | None = conn
+        self._timeouts = timeouts
+
+    def finish(self) -> httpx.Response:
+        """The whole answer; the connection goes back to the pool (or is closed on error)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            raise RuntimeError("this exchange was already finished or abandoned")
+        try:
+            try:
+                status, headers, content = _receive(conn, self._timeouts)
+            except BaseException:
+                conn.close()
+                raise
+            self._transport._give_back(self._key, conn)
+        finally:
+            self._transport._slots.release()
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    def abandon(self) -> None:
+        """Nobody wants the answer: the connection is closed (the server may still answer)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            self._transport._slots.release()
+
+
+def _send(
     conn: _Connection,
     request: httpx.Request,
     target: str,
     timeouts: dict[str, float | None],
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Send the request and read the whole answer: (status, headers, body)."""
+) -> None:
+    """Send the request (the answer is read by `_receive`)."""
     body = request.read()
     sock = conn.sock
     assert sock is not None  # opened or taken idle: connected
@@ -161,6 +209,15 @@ def _exchange(
         raise httpx.WriteTimeout("timed out sending the request") from exc
     except OSError as exc:
         raise httpx.WriteError(f"sending the request failed: {exc!r}") from exc
+
+
+def _receive(
+    conn: _Connection, timeouts: dict[str, float | None]
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Read the whole answer to the request `_send` sent: (status, headers, body)."""
+    sock = conn.sock
+    if sock is None:
+        raise httpx.RemoteProtocolError("the connection was closed before the answer")
     sock.settimeout(timeouts.get("read"))
     try:
         response = conn.getresponse()

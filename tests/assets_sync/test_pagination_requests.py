@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import pytest
 
 from assets_sync.auth import BasicAuth, SecretStr
-from assets_sync.client import AssetsClient, Page, Params
+from assets_sync.client import AssetsClient, Page, Params, PendingPage
 from assets_sync.config import ApiSettings
 from assets_sync.emulator import Emulator, EmulatorConfig, TokenMode
 from assets_sync.engine import SyncConfig, run_sync
@@ -40,9 +40,11 @@ class RecordingClient(AssetsClient):
         super().__init__(settings, retry=FAST_RETRY, limiter=NoLimit())
         self.queries: list[dict[str, str]] = []
 
-    def list_page(self, params: Mapping[str, str] | Params) -> Page:
+    def list_page(
+        self, params: Mapping[str, str] | Params, sent: PendingPage | None = None
+    ) -> Page:
         self.queries.append(dict(params.items() if isinstance(params, Mapping) else params))
-        return super().list_page(params)
+        return super().list_page(params, sent)
 
 
 @pytest.mark.parametrize("token_mode", ["offset", "keyset"])

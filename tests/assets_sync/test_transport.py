@@ -284,3 +284,40 @@ def test_a_kept_alive_connection_dropped_during_a_request_is_an_error_not_a_rese
         assert len(requests) == 2 and opened(c) == 1
         assert c.get("/x").json() == {"ok": 1}  # a new connection
         assert opened(c) == 2
+
+
+def test_a_request_begun_now_is_answered_when_finished_and_frees_its_connection() -> None:
+    """`begin` sends and returns at once; the answer waits in the socket until `finish`, which
+    gives the connection back for the next request (pool of one, kept alive)."""
+    served: list[float] = []
+
+    def handle(conn: socket.socket) -> None:
+        while read_request(conn):
+            served.append(time.monotonic())
+            conn.sendall(OK)
+
+    with serve(handle) as port, client(port, max_connections=1) as c:
+        transport = c._transport
+        assert isinstance(transport, StdlibTransport)
+        exchange = transport.begin(c.build_request("GET", "/x"))
+        deadline = time.monotonic() + 5
+        while not served and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server answered while nobody was reading
+        assert len(served) == 1
+        response = exchange.finish()
+        assert response.status_code == 200 and response.read() == b'{"ok": 1}'
+        assert c.get("/y").status_code == 200  # the one slot and the connection are free
+        assert opened(c) == 1
+        with pytest.raises(RuntimeError, match="already finished"):
+            exchange.finish()
+
+
+def test_an_abandoned_request_closes_its_connection_and_frees_its_slot() -> None:
+    with serve(answer_each(OK)) as port, client(port, max_connections=1, pool=0.5) as c:
+        transport = c._transport
+        assert isinstance(transport, StdlibTransport)
+        exchange = transport.begin(c.build_request("GET", "/x"))
+        exchange.abandon()
+        exchange.abandon()  # twice is harmless
+        assert c.get("/y").status_code == 200  # no pool timeout: the slot came back
+        assert opened(c) == 2  # the abandoned connection was not reused: its answer is unread
