@@ -35,9 +35,7 @@ def http(status: int, body: bytes, extra: str = "") -> bytes:
 
 
 def client_at(base_url: str, sleeps: list[float] | None = None) -> AssetsClient:
-    settings = ApiSettings(
-        base_url=base_url, credentials=BasicAuth(SecretStr("k"), SecretStr("s"))
-    )
+    settings = ApiSettings(base_url=base_url, credentials=BasicAuth(SecretStr("k"), SecretStr("s")))
     sleep = sleeps.append if sleeps is not None else (lambda _: None)
     return AssetsClient(settings, retry=RetryPolicy(jitter=0.0), limiter=NoLimit(), sleep=sleep)
 
