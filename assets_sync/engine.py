@@ -43,6 +43,7 @@ Target windows (`windows.py` has the bound arithmetic):
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -296,7 +297,7 @@ class _Run:
         stats = PaginationStats()
         self.slice_stats.append(stats)
         sid = state.slice_id
-        fetch = Prefetcher(self.client)
+        fetch = Prefetcher(self.client, wanted=lambda: math.isinf(self.client.limiter.rate))
         try:
             steps = paginate(
                 fetch,

@@ -15,11 +15,19 @@ the paginator asks for exactly the parameters sent (the same seek, the same uppe
 otherwise (the slice was split meanwhile and its bound lowered, the run is stopping) the early
 request is abandoned, its connection closed, and the page asked for is fetched as before. An
 abandoned request is a request the server served for nothing: it counts in the client's stats.
+
+Nothing is sent ahead while the client's rate limiter paces requests (`wanted`, from the
+engine: slow start still ramping, or a limit learned from the server's 429s). Pages then come
+at the limiter's pace whatever the thread does meanwhile, so there is no wait to hide, and
+sending ahead only moves when tokens are spent, which is what the limiter measures the
+server's rate by. Measured against a 50 req/s emulator: sending ahead until the first 429, or
+always, gave 87-88 % of R instead of 93 %. Over a fast link slow start stops binding within
+seconds (`RateLimiter.rate` is then unlimited), and the rest of the sync sends ahead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from assets_sync.client import AssetsClient, Page, Params, PendingPage
 
@@ -27,8 +35,9 @@ from assets_sync.client import AssetsClient, Page, Params, PendingPage
 class Prefetcher:
     """`fetch` for `paginate` with a `hint` of the next page; one per slice, one thread."""
 
-    def __init__(self, client: AssetsClient) -> None:
+    def __init__(self, client: AssetsClient, wanted: Callable[[], bool] = lambda: True) -> None:
         self._client = client
+        self._wanted = wanted
         self._pending: PendingPage | None = None
         #: pages taken from a request sent ahead, and requests sent ahead for nothing
         self.used = 0
@@ -37,7 +46,8 @@ class Prefetcher:
     def hint(self, params: Params) -> None:
         """The next page the paginator will probably ask for: send its request now."""
         self.cancel()
-        self._pending = self._client.begin_page(params)
+        if self._wanted():
+            self._pending = self._client.begin_page(params)
 
     def __call__(self, params: Mapping[str, str] | Params) -> Page:
         query: Params = tuple(params.items()) if isinstance(params, Mapping) else tuple(params)

@@ -132,3 +132,19 @@ def test_paginate_hints_each_next_seek_and_a_moved_bound_overrides_the_hint() ->
     assert all(h == a for h, a in zip(hints[2:], asked[3:], strict=False))
     got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
     assert got == list(range(1, 14))  # every instant below the new bound, once
+
+
+def test_nothing_is_sent_ahead_while_unwanted() -> None:
+    """The engine stops sending ahead once the server throttles (`wanted`)."""
+    config = EmulatorConfig(assets=20, seed=3, api_key="k", api_secret="s")
+    query: Params = (("sortBy", "updatedAt"), ("pageSize", "5"))
+    wanted = {"now": False}
+    with Emulator(config) as emu, client_at(emu.base_url) as client:
+        fetch = Prefetcher(client, wanted=lambda: wanted["now"])
+        fetch.hint(query)
+        assert client.stats.requests == 0
+        assert len(fetch(query).assets) == 5 and fetch.used == 0
+        wanted["now"] = True
+        fetch.hint(query)
+        assert len(fetch(query).assets) == 5 and fetch.used == 1
+        assert client.stats.requests == 2
