@@ -43,7 +43,6 @@ Target windows (`windows.py` has the bound arithmetic):
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -297,7 +296,7 @@ class _Run:
         stats = PaginationStats()
         self.slice_stats.append(stats)
         sid = state.slice_id
-        fetch = Prefetcher(self.client, wanted=lambda: math.isinf(self.client.limiter.rate))
+        fetch = Prefetcher(self.client)  # sends ahead only while the limiter does not pace
         try:
             steps = paginate(
                 fetch,

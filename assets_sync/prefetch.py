@@ -8,7 +8,7 @@ the next seek's parameters as soon as it has read a page (`paginate(prefetch=...
 request goes out then, from the same thread (`AssetsClient.begin_page`: no second thread, no
 GIL hand-offs), and its answer is read when the paginator asks for that page. Measured on the
 2-core dev box, 1M emulator assets, alternated with the code before: the full sync's work
-25.7-28.3 s against 29.2-34.8 s (benchmarks/RESULTS.md, seventeenth session).
+26.7 / 28.7 s against 30.1 / 30.9 s (benchmarks/RESULTS.md, seventeenth session, item 10).
 
 What the listing sees does not change: a page is taken from the request sent ahead only when
 the paginator asks for exactly the parameters sent (the same seek, the same upper bound);
@@ -16,8 +16,8 @@ otherwise (the slice was split meanwhile and its bound lowered, the run is stopp
 request is abandoned, its connection closed, and the page asked for is fetched as before. An
 abandoned request is a request the server served for nothing: it counts in the client's stats.
 
-Nothing is sent ahead while the client's rate limiter paces requests (`wanted`, from the
-engine: slow start still ramping, or a limit learned from the server's 429s). Pages then come
+Nothing is sent ahead while the client's rate limiter paces requests (`wanted`; by default:
+slow start still ramping, or a limit learned from the server's 429s). Pages then come
 at the limiter's pace whatever the thread does meanwhile, so there is no wait to hide, and
 sending ahead only moves when tokens are spent, which is what the limiter measures the
 server's rate by. Measured against a 50 req/s emulator: sending ahead until the first 429, or
@@ -27,7 +27,8 @@ seconds (`RateLimiter.rate` is then unlimited), and the rest of the sync sends a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable
 
 from assets_sync.client import AssetsClient, Page, Params, PendingPage
 
@@ -35,9 +36,9 @@ from assets_sync.client import AssetsClient, Page, Params, PendingPage
 class Prefetcher:
     """`fetch` for `paginate` with a `hint` of the next page; one per slice, one thread."""
 
-    def __init__(self, client: AssetsClient, wanted: Callable[[], bool] = lambda: True) -> None:
+    def __init__(self, client: AssetsClient, wanted: Callable[[], bool] | None = None) -> None:
         self._client = client
-        self._wanted = wanted
+        self._wanted = wanted or (lambda: math.isinf(client.limiter.rate))
         self._pending: PendingPage | None = None
         #: pages taken from a request sent ahead, and requests sent ahead for nothing
         self.used = 0
@@ -49,8 +50,8 @@ class Prefetcher:
         if self._wanted():
             self._pending = self._client.begin_page(params)
 
-    def __call__(self, params: Mapping[str, str] | Params) -> Page:
-        query: Params = tuple(params.items()) if isinstance(params, Mapping) else tuple(params)
+    def __call__(self, params: Params) -> Page:
+        query = tuple(params)
         pending, self._pending = self._pending, None
         if pending is not None and pending.query != query:
             self._abandon(pending)

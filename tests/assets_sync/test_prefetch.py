@@ -19,7 +19,7 @@ from assets_sync.config import ApiSettings
 from assets_sync.emulator import Emulator, EmulatorConfig
 from assets_sync.pagination import paginate
 from assets_sync.prefetch import Prefetcher
-from assets_sync.ratelimit import NoLimit
+from assets_sync.ratelimit import NoLimit, RateLimiter
 from assets_sync.retry import RetryPolicy
 from assets_sync.windows import Window, parse_iso_ms
 from tests.assets_sync.fakeapi import FakeApi, make_asset
@@ -148,3 +148,22 @@ def test_nothing_is_sent_ahead_while_unwanted() -> None:
         fetch.hint(query)
         assert len(fetch(query).assets) == 5 and fetch.used == 1
         assert client.stats.requests == 2
+
+
+def test_by_default_nothing_is_sent_ahead_while_the_rate_limiter_paces() -> None:
+    """Slow start (or a learned limit) paces requests: sending ahead would only move when
+    tokens are spent; an unlimited pace sends ahead."""
+    config = EmulatorConfig(assets=20, seed=3, api_key="k", api_secret="s")
+    query: Params = (("sortBy", "updatedAt"), ("pageSize", "5"))
+    with Emulator(config) as emu:
+        credentials = BasicAuth(SecretStr("k"), SecretStr("s"))
+        settings = ApiSettings(base_url=emu.base_url, credentials=credentials)
+        with AssetsClient(settings, limiter=RateLimiter()) as paced:  # slow start: 20 req/s
+            fetch = Prefetcher(paced)
+            fetch.hint(query)
+            assert paced.stats.requests == 0 and len(fetch(query).assets) == 5
+        with client_at(emu.base_url) as free:  # NoLimit: never paces
+            fetch = Prefetcher(free)
+            fetch.hint(query)
+            assert free.stats.requests == 1 and len(fetch(query).assets) == 5
+            assert fetch.used == 1
