@@ -23,6 +23,7 @@ from warehouse.connection import (
     EXPORT_MEMORY_LIMIT_ENV,
     MEMORY_LIMIT_ENV,
     WRITE_MEMORY_LIMIT,
+    WRITER_BLOCK_ALLOCATOR_MEMORY,
     WRITER_ROW_GROUP_SIZE,
     size_bytes,
     writer_threads,
@@ -365,10 +366,12 @@ def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Pat
         settings = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('max_vacuum_tasks'),"
             " current_setting('TimeZone'), current_setting('enable_progress_bar'),"
-            " current_setting('temp_directory'), current_setting('threads')"
+            " current_setting('temp_directory'), current_setting('threads'),"
+            " current_setting('block_allocator_memory')"
         ).fetchone()
         tmp = str(path.resolve()) + ".tmp"
-        assert settings == ("122.0 MiB", 0, "UTC", False, tmp, writer_threads())
+        pool = _as_duckdb_prints(size_bytes(WRITER_BLOCK_ALLOCATOR_MEMORY))
+        assert settings == ("122.0 MiB", 0, "UTC", False, tmp, writer_threads(), pool)
         groups = con.execute(
             "SELECT row_group_id, sum(count) FROM pragma_storage_info('asset_versions')"
             " WHERE column_name = 'updated_at' AND segment_type <> 'VALIDITY' GROUP BY 1"
