@@ -72,6 +72,7 @@ from assets_sync.run_config import SyncCounts as SyncCounts
 from assets_sync.run_config import SyncReport as SyncReport
 from assets_sync.scheduling import SliceScheduler
 from assets_sync.sink import (
+    Completion,
     Pace,
     PageBatch,
     RunRecord,
@@ -415,7 +416,12 @@ class _Run:
             raise first_error
 
     def _write(self, pages: list[PageBatch]) -> None:
-        result: WriteResult = self.sink.write(pages)
+        slices = self.slices | {page.progress.slice_id: page.progress for page in pages}
+        ids, f, moved = self._completable(slices)
+        complete = None
+        if ids or moved:
+            complete = Completion(self.stream, tuple(ids), f if self.move_watermark else None)
+        result: WriteResult = self.sink.write(pages, complete=complete)
         c = self.counts
         c.writes += 1
         c.new += result.new
@@ -423,20 +429,29 @@ class _Run:
         c.unchanged += result.unchanged
         c.rejected += result.rejected
         c.fetched += sum(p.assets.num_rows + p.rejects.num_rows for p in pages)
-        for page in pages:
-            self.slices[page.progress.slice_id] = page.progress
-        self._advance()
+        self.slices = slices
+        self._completed(ids, f, moved)
         last = pages[-1].progress
         self._emit("page", window=(last.lo_ms, last.cursor_ms))
 
     def _advance(self) -> None:
-        """Move the watermark to the committed frontier; drop completed slices from the ledger."""
-        f = frontier(self.chain, self.slices.values())
-        ids = [i for i in completable(self.slices.values(), f) if i not in self.completed]
-        moved = self.move_watermark and (self.watermark is None or f > self.watermark)
+        """Move the watermark to the committed frontier; drop completed slices from the ledger
+        (a transaction of its own: after a write, `_write` has its write do it)."""
+        ids, f, moved = self._completable(self.slices)
         if not ids and not moved:
             return
         self.sink.complete_slices(self.stream, ids, f if self.move_watermark else None)
+        self._completed(ids, f, moved)
+
+    def _completable(self, slices: dict[str, SliceState]) -> tuple[list[str], int, bool]:
+        """(slices to complete, the frontier, whether it moves the watermark) for `slices`."""
+        f = frontier(self.chain, slices.values())
+        ids = [i for i in completable(slices.values(), f) if i not in self.completed]
+        moved = self.move_watermark and (self.watermark is None or f > self.watermark)
+        return ids, f, moved
+
+    def _completed(self, ids: list[str], f: int, moved: bool) -> None:
+        """Record what a committed completion did."""
         self.completed.update(ids)
         if moved:
             self.watermark = f

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from assets_sync.sink import (
+    Completion,
     PageBatch,
     ReconcileResult,
     RunRecord,
@@ -66,15 +67,20 @@ class MemorySink:
         self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None
     ) -> None:
         with self._lock:
-            ledger = self.ledgers.setdefault(stream, {})
-            for slice_id in slice_ids:
-                ledger.pop(slice_id, None)
-            if watermark_ms is not None:
-                old = self.watermarks.get(stream)
-                self.watermarks[stream] = watermark_ms if old is None else max(old, watermark_ms)
+            self._complete(stream, slice_ids, watermark_ms)
+
+    def _complete(
+        self, stream: StreamKey, slice_ids: Sequence[str], watermark_ms: int | None
+    ) -> None:
+        ledger = self.ledgers.setdefault(stream, {})
+        for slice_id in slice_ids:
+            ledger.pop(slice_id, None)
+        if watermark_ms is not None:
+            old = self.watermarks.get(stream)
+            self.watermarks[stream] = watermark_ms if old is None else max(old, watermark_ms)
 
     # -- data ----------------------------------------------------------------------------
-    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+    def write(self, pages: Sequence[PageBatch], complete: Completion | None = None) -> WriteResult:
         if self.before_write is not None:
             self.before_write(pages)
         with self._lock:
@@ -83,6 +89,8 @@ class MemorySink:
                 result = result + self._apply(page)
                 ledger = self.ledgers.setdefault(page.stream, {})
                 ledger[page.progress.slice_id] = page.progress
+            if complete is not None:
+                self._complete(complete.stream, complete.slice_ids, complete.watermark_ms)
             self.writes += 1
             self.pages_written += len(pages)
             return result

@@ -9,7 +9,8 @@ incremental algorithm depends on (see DESIGN.md, "The incremental algorithm"):
    parts whose LAST one carries the cursor, each part whole per asset. A crash resumes from the
    last committed cursor; a replayed page changes nothing (upserts are idempotent).
 2. `plan_slices()` and `complete_slices()` are transactions too, so the ledger of windows in
-   progress is always consistent with the data.
+   progress is always consistent with the data. A `write()` may carry a `Completion`, which
+   then commits with the pages (with the last part), as `complete_slices()` would after them.
 3. `reconcile()` marks only assets absent from a COMPLETE listing; it never deletes rows.
 
 All timestamps are integers: milliseconds since the Unix epoch, UTC (the API's precision).
@@ -154,6 +155,22 @@ class RunRecord:
     pace: Pace | None = None  # the client's pace at the end of the run (`StreamState.pace`)
 
 
+@dataclass(frozen=True)
+class Completion:
+    """`Sink.complete_slices` arguments, committed by a `Sink.write` with its pages.
+
+    The engine completes slices and raises the watermark after every write whose progress
+    moves the frontier: in the write's own transaction instead of one of its own, the
+    writer saves a BEGIN and a COMMIT per write (about 1.3 s of a 1M-asset first sync's
+    writer, which is the sync's critical path), and the frontier commits atomically with the
+    rows that moved it.
+    """
+
+    stream: StreamKey
+    slice_ids: tuple[str, ...] = ()
+    watermark_ms: int | None = None
+
+
 class Sink(Protocol):
     """Storage as the engine sees it. `warehouse.DuckDBSink` is the real one."""
 
@@ -163,12 +180,14 @@ class Sink(Protocol):
         """Add new slices to the stream's ledger (one transaction)."""
         ...
 
-    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+    def write(self, pages: Sequence[PageBatch], complete: Completion | None = None) -> WriteResult:
         """Commit these pages and then their slices' progress (guarantee 1 above).
 
         Pages are in arrival order; for a slice that appears several times the last progress
         wins. The engine's writer batches pages (`SyncConfig.max_rows_per_write`, see
         `assets_sync.batching`), so a transaction is paid per batch of pages, not per page.
+        `complete`: applied as `complete_slices` would, after the progress and in the same
+        transaction (the last one, if the write commits in parts).
         """
         ...
 

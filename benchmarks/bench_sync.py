@@ -35,6 +35,7 @@ from assets_sync.engine import SyncConfig, run_sync
 from assets_sync.ratelimit import NoLimit
 from assets_sync.retry import FAST_RETRY
 from assets_sync.sink import (
+    Completion,
     PageBatch,
     ReconcileResult,
     RunRecord,
@@ -67,7 +68,7 @@ class CountingSink:
     def plan_slices(self, stream: StreamKey, slices: Sequence[SliceState]) -> None:
         self.ledger.update({s.slice_id: s for s in slices})
 
-    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+    def write(self, pages: Sequence[PageBatch], complete: Completion | None = None) -> WriteResult:
         self.writes += 1
         n = sum(p.assets.num_rows for p in pages)
         self.rows += n
@@ -75,6 +76,8 @@ class CountingSink:
         self.rejects += sum(p.rejects.num_rows for p in pages)
         for p in pages:
             self.ledger[p.progress.slice_id] = p.progress
+        if complete is not None:
+            self.complete_slices(complete.stream, complete.slice_ids, complete.watermark_ms)
         return WriteResult(new=n)
 
     def distinct(self) -> int:

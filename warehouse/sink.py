@@ -35,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from assets_sync.sink import (
+    Completion,
     PageBatch,
     ReconcileResult,
     RunRecord,
@@ -269,7 +270,7 @@ class DuckDBSink:
                 ledger.plan_slices(self._con, stream, slices)
             self._ensured.add(stream.stream_id)
 
-    def write(self, pages: Sequence[PageBatch]) -> WriteResult:
+    def write(self, pages: Sequence[PageBatch], complete: Completion | None = None) -> WriteResult:
         """Commit the pages, their rejects and their slices' progress in one transaction, or,
         when replacing their rows would make DuckDB hold delete information for more than
         `max_delete_groups` row groups of `assets`, in parts with a checkpoint between them,
@@ -282,10 +283,15 @@ class DuckDBSink:
         `raw` is cast by DuckDB, and if it refuses a value, the transaction is rolled back and
         the same pages are written again with per-row validation, which sends the offending
         rows to `rejected_assets`.
+
+        `complete`: the slices completed and the watermark raised (`ledger.complete_slices`)
+        in the transaction that commits the progress, after it.
         """
         with self._lock:
             self._check_writable()
             if not pages:
+                if complete is not None:
+                    self._complete(complete)
                 return WriteResult()
             if self._rows_since_attach >= self._reattach_rows and self.path != MEMORY:
                 self._reattach()
@@ -294,7 +300,7 @@ class DuckDBSink:
             result = WriteResult()
             todo: Sequence[PageBatch] = pages
             while True:
-                merged = self._merge(todo)
+                merged = self._merge(todo, complete)
                 self.fresh_writes += merged.fresh
                 self._held |= merged.groups
                 result = result + merged.result
@@ -308,10 +314,10 @@ class DuckDBSink:
             self._rows_since_attach += sum(p.assets.num_rows for p in pages)
             return result
 
-    def _merge(self, pages: Sequence[PageBatch]) -> Merged:
+    def _merge(self, pages: Sequence[PageBatch], complete: Completion | None) -> Merged:
         """One transaction of `write`: all of `pages`, or a part and the ids it deferred."""
         try:
-            return self._write_pages(pages)
+            return self._write_pages(pages, complete)
         except duckdb.Error as exc:
             if not _ran_out_of_memory(exc):
                 raise
@@ -324,7 +330,7 @@ class DuckDBSink:
             self._write_limit = self._limit
             if self.path != MEMORY:
                 self._reattach()
-            return self._write_pages(pages)
+            return self._write_pages(pages, complete)
 
     def _reattach(self) -> None:
         """Free DuckDB's metadata of the row groups written so far (a sync's RSS no longer
@@ -342,11 +348,12 @@ class DuckDBSink:
         self._held.clear()  # detaching checkpoints the file
         self.reattached += 1
 
-    def _write_pages(self, pages: Sequence[PageBatch]) -> Merged:
+    def _write_pages(self, pages: Sequence[PageBatch], complete: Completion | None) -> Merged:
         """One transaction under the writer's `memory_limit` (`connection`:
         WRITE_MEMORY_LIMIT, so a sync's buffer pool does not grow with the warehouse), raised
         by what DuckDB's delete information will pin (`delete_budget.DELETE_INFO_BYTES` per row
-        group the transaction deletes from); the connection's limit is restored after."""
+        group the transaction deletes from); the connection's limit is restored after. The
+        transaction that commits the progress (the last part) also applies `complete`."""
         groups = self._max_delete_groups
         base = size_bytes(self._write_limit)
         known = KNOWN if self._known else None
@@ -367,7 +374,17 @@ class DuckDBSink:
                     known=known,
                     ensured=self._ensured,
                 )
+                if complete is not None and merged.deferred is None:
+                    ledger.complete_slices(
+                        self._con,
+                        complete.stream,
+                        complete.slice_ids,
+                        complete.watermark_ms,
+                        ensured=self._ensured,
+                    )
             self._ensured.update(p.stream.stream_id for p in pages)  # committed
+            if complete is not None:
+                self._ensured.add(complete.stream.stream_id)
             return merged
 
         try:
@@ -387,11 +404,19 @@ class DuckDBSink:
     ) -> None:
         with self._lock:
             self._check_writable()
-            with transaction(self._con):
-                ledger.complete_slices(
-                    self._con, stream, slice_ids, watermark_ms, ensured=self._ensured
-                )
-            self._ensured.add(stream.stream_id)
+            self._complete(Completion(stream, tuple(slice_ids), watermark_ms))
+
+    def _complete(self, complete: Completion) -> None:
+        """`complete_slices`, in a transaction of its own (the caller holds the lock)."""
+        with transaction(self._con):
+            ledger.complete_slices(
+                self._con,
+                complete.stream,
+                complete.slice_ids,
+                complete.watermark_ms,
+                ensured=self._ensured,
+            )
+        self._ensured.add(complete.stream.stream_id)
 
     def reconcile(
         self,

@@ -16,7 +16,7 @@ from assets_sync.progress import ProgressEvent
 from assets_sync.ratelimit import NoLimit
 from assets_sync.reconcile import run_reconcile
 from assets_sync.retry import FAST_RETRY
-from assets_sync.sink import PageBatch, StreamKey
+from assets_sync.sink import Completion, PageBatch, StreamKey, WriteResult
 from tests.assets_sync.fakeapi import FakeApi, make_asset
 
 STREAM = StreamKey("proj_test")
@@ -66,6 +66,44 @@ def test_first_sync_gets_everything_and_sets_the_watermark() -> None:
     assert events[0].kind == "start" and events[-1].kind == "finish"
     assert sink.rows["asset_00000003"]["parent_id"] == "asset_00000001"
     assert sink.rows["asset_00000003"]["project_id"] == "proj_test"
+
+
+class CompletionsSink(MemorySink):
+    """Records the order of completions made on their own and of writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.carried: list[Completion] = []
+
+    def complete_slices(self, *args: object, **kwargs: object) -> None:
+        self.calls.append("complete")
+        super().complete_slices(*args, **kwargs)  # type: ignore[arg-type]
+
+    def write(self, pages: Sequence[PageBatch], complete: Completion | None = None) -> WriteResult:
+        self.calls.append("write")
+        if complete is not None:
+            self.carried.append(complete)
+        return super().write(pages, complete)
+
+
+def test_writes_carry_the_completions_and_the_watermark_they_move() -> None:
+    """No transaction of its own per completion once writing started (only the run's start
+    completes what the ledger already had): each write that moves the frontier commits it,
+    and the watermark ends where a complete run puts it."""
+    api = FakeApi(dataset())
+    sink = CompletionsSink()
+    with client_for(api) as client:
+        report = run_sync(client, sink, STREAM, CFG, run_start_ms=NOW)
+    first_write = sink.calls.index("write")
+    assert "complete" not in sink.calls[first_write:] and len(sink.carried) >= 2
+    marks = [c.watermark_ms for c in sink.carried]
+    assert marks == sorted(marks) and marks[-1] == report.watermark_after_ms
+    assert sorted(i for c in sink.carried for i in c.slice_ids) == sorted(
+        s.slice_id for s in report.slices
+    )
+    assert sink.stream_state(STREAM).slices == ()
+    assert set(sink.current) == set(api.assets)
 
 
 def test_second_run_reads_only_the_lookback_and_picks_up_changes() -> None:

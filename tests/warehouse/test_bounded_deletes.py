@@ -17,7 +17,7 @@ import pytest
 import warehouse.connection as connection_module
 import warehouse.sink as sink_module
 from assets_sync.schema import ASSET_SCHEMA
-from assets_sync.sink import PageBatch, SliceState, WriteResult
+from assets_sync.sink import Completion, PageBatch, SliceState, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
 from warehouse import DuckDBSink, open_warehouse
@@ -139,6 +139,34 @@ def test_a_crash_between_parts_keeps_the_cursor_and_the_resumed_write_converges(
     with DuckDBSink(path, max_delete_groups=2) as wh:  # the next run fetches them again
         wh.write(replacing())
         assert state(wh) == want
+        assert cursor(wh) == MOVED.cursor_ms
+
+
+def test_a_write_in_parts_completes_its_slices_with_the_last_part_only(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = sink_module.ledger.complete_slices
+
+    def spy(*args: object, **kwargs: object) -> None:
+        calls.append(args[3])  # the watermark
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    complete = Completion(STREAM, (), BASE_MS + 10**6)
+    with loaded(f"{tmp_path}/crash.duckdb", 2) as wh:
+
+        def crash(*_: object) -> list[PageBatch]:
+            raise KeyboardInterrupt("killed between two parts")
+
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+            patched.setattr(sink_module, "deferred_pages", crash)
+            wh.write(replacing(), complete=complete)
+        assert wh.stream_state(STREAM).watermark_ms is None  # the first part did not move it
+    with loaded(f"{tmp_path}/parts.duckdb", 2) as wh:
+        monkeypatch.setattr(sink_module.ledger, "complete_slices", spy)
+        wh.write(replacing(), complete=complete)
+        assert wh.deferred_parts == 2 and calls == [complete.watermark_ms]
+        assert wh.stream_state(STREAM).watermark_ms == complete.watermark_ms
         assert cursor(wh) == MOVED.cursor_ms
 
 

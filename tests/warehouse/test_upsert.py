@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import warehouse.sink as sink_module
 import warehouse.upsert as upsert_module
 from assets_sync.schema import ASSET_SCHEMA
-from assets_sync.sink import SliceState, StreamKey, WriteResult
+from assets_sync.sink import Completion, SliceState, StreamKey, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
 from warehouse import DuckDBSink, open_warehouse
@@ -159,6 +159,41 @@ def test_slice_progress_commits_with_the_rows(wh: DuckDBSink) -> None:
     wh.complete_slices(STREAM, [], 300)  # never backwards
     state = wh.stream_state(STREAM)
     assert state.slices == () and state.watermark_ms == 500
+
+
+def test_a_write_commits_its_completion_with_its_rows_or_not_at_all(
+    wh: DuckDBSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`write(pages, complete=...)` drops the finished slices and raises the watermark in the
+    transaction of the rows: a write that fails after it leaves neither."""
+    wh.plan_slices(STREAM, [SliceState("s1", 0, 100, 0), SliceState("s2", 100, 200, 100)])
+    done = SliceState("s1", 0, 100, 100, done=True)
+    wh.write([page(batch((1, 10)), progress=done)], complete=Completion(STREAM, ("s1",), 99))
+    state = wh.stream_state(STREAM)
+    assert [s.slice_id for s in state.slices] == ["s2"] and state.watermark_ms == 99
+    assert current(wh) == [("asset_1", 10)]
+
+    real = sink_module.ledger.complete_slices
+
+    def fail_after(*args: object, **kwargs: object) -> None:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("the writer died after the completion")
+
+    s2_done = SliceState("s2", 100, 200, 200, done=True)
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="died"):
+        patched.setattr(sink_module.ledger, "complete_slices", fail_after)
+        wh.write(
+            [page(batch((2, 150)), progress=s2_done)],
+            complete=Completion(STREAM, ("s2",), 199),
+        )
+    state = wh.stream_state(STREAM)
+    assert [(s.slice_id, s.cursor_ms) for s in state.slices] == [("s2", 100)]
+    assert state.watermark_ms == 99
+    assert current(wh) == [("asset_1", 10)]
+    # Without pages, the completion is its own transaction (and never lowers the watermark).
+    wh.write([], complete=Completion(STREAM, ("s2",), 50))
+    state = wh.stream_state(STREAM)
+    assert state.slices == () and state.watermark_ms == 99
 
 
 def test_planning_more_slices_than_one_statement_holds_keeps_every_one(wh: DuckDBSink) -> None:
