@@ -117,13 +117,15 @@ def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 #: 8192 rows also prune finer; the file grew 4%. The engine writes one group per write
 #: (`SyncConfig.max_rows_per_write`).
 WRITER_ROW_GROUP_SIZE = 8192
-#: Memory DuckDB's block allocator keeps for the writer's instance: its 256 KiB buffers are
-#: then carved from one mapping instead of each being mapped and unmapped by malloc, and
-#: faulted in again page by page. The writer took ~2 page faults per asset in a 1M first sync
-#: (2.1M faults, 5.9 s of its 20 s in the kernel). With 64MB: 2-3 s less CPU and 0.5-1.9 s
-#: less wall for +1-2 MB of peak (1M emulator assets, alternated runs; 32MB barely helped,
-#: 128MB did no better; benchmarks/RESULTS.md). The pool is never given back, so it stays
-#: small: the writer's buffer pool is 32MB while it writes (WRITE_MEMORY_LIMIT).
+#: Memory DuckDB's block allocator keeps for the writer's instance during a first sync
+#: (`DuckDBSink`, when `assets` is empty at its first write): its 256 KiB buffers are then
+#: carved from one mapping instead of each being mapped and unmapped by malloc, and faulted in
+#: again page by page. The writer took ~2 page faults per asset in a 1M first sync (2.1M
+#: faults, 5.9 s of its 20 s in the kernel). With 64MB: 2-3 s less CPU and 0.5-1.9 s less
+#: wall for +1-2 MB of peak (1M emulator assets, alternated runs; 32MB barely helped, 128MB
+#: did no better; benchmarks/RESULTS.md). The pool is never given back, so it stays small
+#: (the writer's buffer pool is 32MB while it writes, WRITE_MEMORY_LIMIT), and an incremental
+#: does without: its writes are few, and its peak (the CLI's at 1M: 293-300 MB) has no room.
 WRITER_BLOCK_ALLOCATOR_MEMORY = "64MB"
 WRITER_ALIAS = "warehouse"
 MEMORY_CATALOG = "memory"  # the catalog of the in-memory instance the file is attached to
@@ -144,7 +146,6 @@ def _attach_for_writing(path: str) -> duckdb.DuckDBPyConnection:
         # would use `.tmp` in the process's working directory.
         con.execute(f"SET temp_directory = '{_quoted(path + '.tmp')}'")
         con.execute(f"SET threads = {writer_threads()}")
-        con.execute(f"SET block_allocator_memory = '{WRITER_BLOCK_ALLOCATOR_MEMORY}'")
         _attach(con, path)
     except BaseException:
         con.close()

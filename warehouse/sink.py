@@ -52,6 +52,7 @@ from warehouse.connection import (
     MEMORY,
     NO_VACUUM,
     VACUUM,
+    WRITER_BLOCK_ALLOCATOR_MEMORY,
     canonical_path,
     claim_writer,
     connect,
@@ -297,6 +298,10 @@ class DuckDBSink:
                 self._reattach()
             if self._known is None:
                 self._known = start_known(self._con) is not None
+                if self._known:  # a first sync: `connection.WRITER_BLOCK_ALLOCATOR_MEMORY`
+                    self._con.execute(
+                        f"SET block_allocator_memory = '{WRITER_BLOCK_ALLOCATOR_MEMORY}'"
+                    )
             result = WriteResult()
             todo: Sequence[PageBatch] = pages
             while True:

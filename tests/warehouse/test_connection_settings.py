@@ -353,8 +353,9 @@ def test_the_writer_appends_small_row_groups_straight_to_the_file(tmp_path: Path
 def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Path) -> None:
     """Every `reattach_rows` rows written, `write()` detaches the file and attaches it again
     (freeing DuckDB's metadata of the row groups written): the writes before and after it all
-    land, and the connection keeps its settings, its small row groups and its default
-    catalog."""
+    land, and the connection keeps its settings (a first sync's block allocator pool among
+    them), its small row groups and its default catalog. A later sink into the same file gets
+    no pool."""
     path = tmp_path / "w.duckdb"
     with DuckDBSink(path, reattach_rows=10_000) as wh:
         for i in range(3):
@@ -385,6 +386,11 @@ def test_the_writer_attaches_its_file_again_and_keeps_its_settings(tmp_path: Pat
             "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_versions)"
         ).fetchone()
     assert counts == (30_000, 35_000)
+    # Another sync into the same (no longer empty) file: no block allocator pool for it.
+    with DuckDBSink(path) as wh:
+        wh.write([page(make_assets([1], [BASE_MS + 2 * 10**6]))])
+        pool = wh.connection.execute("SELECT current_setting('block_allocator_memory')")
+        assert pool.fetchone() == ("0 bytes",)
 
 
 def test_an_in_memory_warehouse_is_never_reattached() -> None:
