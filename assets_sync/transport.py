@@ -34,6 +34,7 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from assets_sync._lean_httpx import httpx
 
@@ -75,9 +76,8 @@ class StdlibTransport(httpx.BaseTransport):
         key = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
         target = url.raw_path.decode("ascii")
         timeouts = request.extensions.get("timeout", {})
-        return self._begin(
-            key, request.method, target, request.headers.raw, request.read(), timeouts
-        )
+        outgoing = _Outgoing(request.method, target, request.headers.raw, request.read())
+        return self._begin(key, outgoing, timeouts)
 
     def begin_get(self, template: GetTemplate, query: Sequence[tuple[str, str]]) -> Exchange:
         """`begin` for a GET of `template`'s URL with this query, without an `httpx.Request`.
@@ -87,25 +87,18 @@ class StdlibTransport(httpx.BaseTransport):
         measured against the emulator); the template is built once by httpx and only the query
         string is encoded per request, as httpx encodes it.
         """
-        return self._begin(
-            template.key, "GET", template.target(query), template.headers, b"", template.timeouts
-        )
+        outgoing = _Outgoing("GET", template.target(query), template.headers, b"")
+        return self._begin(template.key, outgoing, template.timeouts)
 
     def _begin(
-        self,
-        key: _Key,
-        method: str,
-        target: str,
-        headers: Sequence[tuple[bytes, bytes]],
-        body: bytes,
-        timeouts: Mapping[str, float | None],
+        self, key: _Key, outgoing: _Outgoing, timeouts: Mapping[str, float | None]
     ) -> Exchange:
         if not self._slots.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout("no connection free within the pool timeout")
         try:
             conn = self._take_idle(key) or self._open(key, timeouts.get("connect"))
             try:
-                _send(conn, method, target, headers, body, timeouts)
+                _send(conn, outgoing, timeouts)
             except BaseException:
                 conn.close()
                 raise
@@ -260,23 +253,26 @@ class Exchange:
             self._transport._slots.release()
 
 
-def _send(
-    conn: _Connection,
-    method: str,
-    target: str,
-    headers: Sequence[tuple[bytes, bytes]],
-    body: bytes,
-    timeouts: Mapping[str, float | None],
-) -> None:
-    """Send the request (the answer is read by `_receive`); `headers` include `Host`."""
+class _Outgoing(NamedTuple):
+    """What `_send` writes: the request line's method and target, the headers (`Host`
+    included), the body."""
+
+    method: str
+    target: str
+    headers: Sequence[tuple[bytes, bytes]]
+    body: bytes
+
+
+def _send(conn: _Connection, out: _Outgoing, timeouts: Mapping[str, float | None]) -> None:
+    """Send the request (the answer is read by `_receive`)."""
     sock = conn.sock
     assert sock is not None  # opened or taken idle: connected
     sock.settimeout(timeouts.get("write"))
     try:
-        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers:
+        conn.putrequest(out.method, out.target, skip_host=True, skip_accept_encoding=True)
+        for name, value in out.headers:
             conn.putheader(name, value)
-        conn.endheaders(body or None)
+        conn.endheaders(out.body or None)
     except TimeoutError as exc:
         raise httpx.WriteTimeout("timed out sending the request") from exc
     except OSError as exc:

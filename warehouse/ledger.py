@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 
 import duckdb
 
-from assets_sync.sink import Pace, RunRecord, SliceState, StreamKey, StreamState
+from assets_sync.sink import Completion, Pace, RunRecord, SliceState, StreamKey, StreamState
 from warehouse.timeutil import dt_to_ms, ms_to_dt
 from warehouse.upsert import ensure_stream
 
@@ -126,6 +126,15 @@ def complete_slices(
             " updated_at = now() WHERE stream_id = ?",
             [ms_to_dt(watermark_ms), ms_to_dt(watermark_ms), stream.stream_id],
         )
+
+
+def complete(
+    con: duckdb.DuckDBPyConnection, completion: Completion, ensured: AbstractSet[str] = frozenset()
+) -> None:
+    """`complete_slices` with a `Completion`'s arguments (inside the caller's transaction)."""
+    complete_slices(
+        con, completion.stream, completion.slice_ids, completion.watermark_ms, ensured=ensured
+    )
 
 
 def upsert_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:

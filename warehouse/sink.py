@@ -380,13 +380,7 @@ class DuckDBSink:
                     ensured=self._ensured,
                 )
                 if complete is not None and merged.deferred is None:
-                    ledger.complete_slices(
-                        self._con,
-                        complete.stream,
-                        complete.slice_ids,
-                        complete.watermark_ms,
-                        ensured=self._ensured,
-                    )
+                    ledger.complete(self._con, complete, ensured=self._ensured)
             self._ensured.update(p.stream.stream_id for p in pages)  # committed
             if complete is not None:
                 self._ensured.add(complete.stream.stream_id)
@@ -414,13 +408,7 @@ class DuckDBSink:
     def _complete(self, complete: Completion) -> None:
         """`complete_slices`, in a transaction of its own (the caller holds the lock)."""
         with transaction(self._con):
-            ledger.complete_slices(
-                self._con,
-                complete.stream,
-                complete.slice_ids,
-                complete.watermark_ms,
-                ensured=self._ensured,
-            )
+            ledger.complete(self._con, complete, ensured=self._ensured)
         self._ensured.add(complete.stream.stream_id)
 
     def reconcile(
