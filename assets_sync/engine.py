@@ -367,7 +367,7 @@ class _Run:
             self._write,
             cfg.max_rows_per_write,
             cfg.max_write_delay_s,
-            ending=lambda: scheduler.rows_left() <= cfg.max_rows_per_write,
+            left=scheduler.rows_left,
             coalesce_rows=cfg.coalesce_rows,
         )
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency

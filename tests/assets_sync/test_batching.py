@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -103,21 +104,55 @@ def test_flush_of_an_empty_buffer_writes_nothing() -> None:
 
 
 def test_when_the_fetch_is_ending_small_buffers_go_as_soon_as_the_writer_is_idle() -> None:
-    """`ending()` true: a buffer of max_rows // 10 rows is written without waiting to fill,
-    so the write left after the last page is small; false: the row limit applies."""
-    ending = {"now": False}
+    """What is left to fetch and the buffer under max_rows: a buffer of max_rows // 10 rows is
+    written without waiting to fill, so the write left after the last page is small; more
+    left: the row limit applies."""
+    left = {"rows": math.inf}
     rec = Recorder()
-    buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, ending=lambda: ending["now"])
+    buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: left["rows"])
     buf.add(page(5))
     buf.add(page(4, 5))
-    assert rec.writes == []  # not ending, 9 rows of 100: keep filling
-    ending["now"] = True
+    assert rec.writes == []  # nothing known of what is left, 9 rows of 100: keep filling
+    left["rows"] = 20
     buf.poll()
     assert rec.writes == []  # under 10 rows: still waits...
-    buf.add(page(1, 9))  # ...10 rows = max_rows // 10: handed over at once
+    buf.add(page(1, 9))  # ...10 rows = max_rows // 10, 10 + 20 < 100: handed over at once
     buf.flush()
     buf.close()
     assert [len(w) for w in rec.writes] == [3]
+
+
+def test_a_buffer_that_what_is_left_will_fill_is_filled_first() -> None:
+    """Near the end, a buffer over max_rows // 4 rows that what is left will fill is filled
+    to a whole write (a row group appended straight to the file) before it goes; a small one
+    goes at once, and so does the rest."""
+    left = {"rows": 95.0}
+    rec = Recorder()
+    buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: left["rows"])
+    buf.add(page(12))  # 12 <= 25: handed over at once
+    buf.flush()
+    left["rows"] = 81
+    buf.add(page(30, 12))  # 30 + 81 >= 100: a whole write is coming, keep filling
+    buf.poll()
+    assert len(rec.writes) == 1
+    left["rows"] = 11
+    buf.add(page(70, 42))  # full: handed over
+    left["rows"] = 0
+    buf.add(page(11, 112))  # 11 + 0 < 100 and >= 10: handed over at once
+    buf.flush()
+    buf.close()
+    assert [sum(p.assets.num_rows for p in w) for w in rec.writes] == [12, 100, 11]
+
+
+def test_nothing_goes_early_while_more_than_a_buffer_is_left() -> None:
+    rec = Recorder()
+    buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: 101.0)
+    buf.add(page(20))
+    buf.poll()
+    assert rec.writes == []
+    buf.flush()
+    buf.close()
+    assert [sum(p.assets.num_rows for p in w) for w in rec.writes] == [20]
 
 
 # -- coalescing ---------------------------------------------------------------------------
