@@ -9,17 +9,18 @@ warehouse (a DuckDB commit has a fixed cost, and its per-row cost halves from 1.
   progress moving when pages trickle in),
 - the caller says the fetchers are done (`flush()`),
 - the fetch is ending (what is left to fetch, `left()`, an estimate, fits in one buffer) and
-  the buffer holds `max_rows // 10` rows: then the buffer is handed over as soon as no write
-  is in flight, so the write left after the last page is small. With a fixed size, the last
-  10k-row write started after the fetchers were done: about 0.6 s of tail, 12 % of a 20k-
-  asset sync at 100 ms per request (measured). Except that a buffer over `max_rows // 4`
-  rows which what is left will fill is filled first: a write of a whole `max_rows` (a row
-  group of the warehouse's writer) is appended straight to the file, whereas a smaller one
-  goes through DuckDB's WAL and is written again by the checkpoint that follows. A 1M-asset
-  incremental wrote 985 / 6,954 / 2,290 rows in 0.81 s where 886 / 8,274 / 789 took 0.61 s:
-  the first split's commits took 0.2 s and 0.17 s (31 MB of WAL, then its checkpoint), a
-  full group's ~10 ms (benchmarks/RESULTS.md). A small buffer still goes at once: the first
-  write's fixed costs then overlap the fetch.
+  the buffer holds `max_rows // 10` to `max_rows // 4` rows: then it is handed over as soon
+  as no write is in flight, so the write left after the last page is small. With a fixed
+  size, the last 10k-row write started after the fetchers were done: about 0.6 s of tail,
+  12 % of a 20k-asset sync at 100 ms per request (measured); there pages arrive slower than
+  the writer writes, so the buffer is small whenever the writer is free. A larger buffer
+  means pages arrive faster than the writer writes: it is filled to `max_rows` (or to the
+  end of the fetch) instead, because a write of a whole `max_rows` (a row group of the
+  warehouse's writer) is appended straight to the file, whereas a smaller one goes through
+  DuckDB's WAL and is written again by the checkpoint that follows, and every write has a
+  fixed cost. A 1M-asset incremental wrote 985 / 6,954 / 2,290 rows in 0.81 s where
+  886 / 8,274 / 789 took 0.61 s: the first split's two commits took 0.2 s and 0.17 s (31 MB
+  of WAL, then its checkpoint), a whole group's ~10 ms (benchmarks/RESULTS.md).
 
 A due buffer is handed to ONE commit thread, and the caller goes on filling the next buffer
 while it commits: the warehouse's native work (which releases the GIL) overlaps with fetching
@@ -136,10 +137,7 @@ class WriteBuffer:
             return True
         if self._left is None or self._rows < self._max_rows // 10:
             return False
-        left = self._left()
-        if left > self._max_rows:
-            return False  # not ending
-        return self._rows <= self._max_rows // 4 or self._rows + left < self._max_rows
+        return self._rows <= self._max_rows // 4 and self._left() <= self._max_rows
 
     def _submit(self) -> None:
         self._settle()

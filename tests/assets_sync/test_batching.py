@@ -104,9 +104,9 @@ def test_flush_of_an_empty_buffer_writes_nothing() -> None:
 
 
 def test_when_the_fetch_is_ending_small_buffers_go_as_soon_as_the_writer_is_idle() -> None:
-    """What is left to fetch and the buffer under max_rows: a buffer of max_rows // 10 rows is
-    written without waiting to fill, so the write left after the last page is small; more
-    left: the row limit applies."""
+    """What is left to fetch fits in a buffer: a buffer of max_rows // 10 rows is written
+    without waiting to fill, so the write left after the last page is small; nothing known
+    of what is left: the row limit applies."""
     left = {"rows": math.inf}
     rec = Recorder()
     buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: left["rows"])
@@ -116,32 +116,38 @@ def test_when_the_fetch_is_ending_small_buffers_go_as_soon_as_the_writer_is_idle
     left["rows"] = 20
     buf.poll()
     assert rec.writes == []  # under 10 rows: still waits...
-    buf.add(page(1, 9))  # ...10 rows = max_rows // 10, 10 + 20 < 100: handed over at once
+    buf.add(page(1, 9))  # ...10 rows = max_rows // 10: handed over at once
     buf.flush()
     buf.close()
     assert [len(w) for w in rec.writes] == [3]
 
 
-def test_a_buffer_that_what_is_left_will_fill_is_filled_first() -> None:
-    """Near the end, a buffer over max_rows // 4 rows that what is left will fill is filled
-    to a whole write (a row group appended straight to the file) before it goes; a small one
-    goes at once, and so does the rest."""
+def test_near_the_end_a_larger_buffer_is_filled_to_a_whole_write_or_to_the_end() -> None:
+    """Over max_rows // 4 rows (pages arrive faster than the writer writes), a buffer is not
+    handed over early: it is filled to a whole write (a row group appended straight to the
+    file) or to the end of the fetch; a small one goes at once."""
     left = {"rows": 95.0}
     rec = Recorder()
     buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: left["rows"])
     buf.add(page(12))  # 12 <= 25: handed over at once
     buf.flush()
-    left["rows"] = 81
-    buf.add(page(30, 12))  # 30 + 81 >= 100: a whole write is coming, keep filling
+    left["rows"] = 70
+    buf.add(page(30, 12))  # 30 > 25: keep filling
     buf.poll()
     assert len(rec.writes) == 1
     left["rows"] = 11
     buf.add(page(70, 42))  # full: handed over
     left["rows"] = 0
-    buf.add(page(11, 112))  # 11 + 0 < 100 and >= 10: handed over at once
+    buf.add(page(11, 112))  # 11: handed over at once
+    buf.flush()
+    left["rows"] = 5
+    buf.add(page(30, 123))  # 30 > 25 even with 5 left: written at the end, whole
+    buf.poll()
+    assert len(rec.writes) == 3
+    buf.add(page(5, 153))
     buf.flush()
     buf.close()
-    assert [sum(p.assets.num_rows for p in w) for w in rec.writes] == [12, 100, 11]
+    assert [sum(p.assets.num_rows for p in w) for w in rec.writes] == [12, 100, 11, 35]
 
 
 def test_nothing_goes_early_while_more_than_a_buffer_is_left() -> None:
