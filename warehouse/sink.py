@@ -45,13 +45,11 @@ from assets_sync.sink import (
     StreamState,
     WriteResult,
 )
-from warehouse import connection, delete_budget, ledger
+from warehouse import compaction, connection, delete_budget, ledger
 from warehouse.classify import KNOWN, start_known
 from warehouse.columns import check_asset_tables
 from warehouse.connection import (
     MEMORY,
-    NO_VACUUM,
-    VACUUM,
     WRITER_BLOCK_ALLOCATOR_MEMORY,
     canonical_path,
     claim_writer,
@@ -70,14 +68,6 @@ from warehouse.reconcile import reconcile as _reconcile
 from warehouse.upsert import Merged, write_pages
 
 _log = logging.getLogger(__name__)
-
-#: `close()` compacts `assets` when dead rows are at least this share of its stored rows
-#: (about ten nights of 1 % changes), and at least COMPACT_MIN_DEAD_ROWS.
-COMPACT_DEAD_SHARE = 0.1
-COMPACT_MIN_DEAD_ROWS = 10_000
-# The compaction's rewrite: rowids up to the last one before it are the originals.
-_COPY_LIVE = "INSERT INTO assets SELECT * FROM assets WHERE rowid <= ?"
-_DELETE_OLD = "DELETE FROM assets WHERE rowid <= ?"
 
 
 class DuckDBSink:
@@ -167,61 +157,27 @@ class DuckDBSink:
 
     def dead_rows(self) -> tuple[int, int]:
         """(dead, stored) rows of `assets`: replaced rows not reclaimed yet, and all rows
-        stored, dead included (DuckDB's `estimated_size` counts deleted rows until their row
-        group is rewritten). Read from the table, so it adds up over runs."""
+        stored (`warehouse.compaction.dead_rows`)."""
         with self._lock:
             self._check_open()
-            row = self._con.execute(
-                "SELECT (SELECT estimated_size FROM duckdb_tables() WHERE database_name ="
-                " current_database() AND schema_name = 'main' AND table_name = 'assets'),"
-                " (SELECT count(*) FROM assets)"
-            ).fetchone()
-        stored, live = (int(row[0] or 0), int(row[1])) if row else (0, 0)
-        return max(0, stored - live), stored
+            return compaction.dead_rows(self._con)
 
     def compact(self) -> int:
-        """Reclaim the rows of `assets` that writes replaced; returns how many were dead.
-
-        Writes replace a current row by delete + append, and the checkpoints that follow
-        writes skip vacuum (see `warehouse.connection.connect`). DuckDB's vacuum would only
-        merge row groups changed since the last checkpoint anyway, so the deletes of earlier
-        runs stayed for good: 39,376 dead rows of 1,039,376 after four incrementals of a 1M
-        warehouse, and `CHECKPOINT` with vacuum reclaimed none (benchmarks/RESULTS.md). This
-        rewrites the live rows in one transaction (append a copy, delete the originals) and
-        checkpoints, which drops the old row groups whole; the last one, which the copy fills
-        up, keeps its dead rows (fewer than one row group). 1M rows: 26 s and 296 MB of RSS,
-        39,376 dead rows -> 0, measured. The file keeps the freed blocks and reuses them for
-        later writes (it grew from 975 to 1,556 MB there), and a crash during it changes
-        nothing (one transaction).
-        `close()` calls it when dead rows reach `COMPACT_DEAD_SHARE` of the stored rows.
-        """
+        """Reclaim the rows of `assets` that writes replaced; returns how many were dead
+        (`warehouse.compaction`). `close()` calls it when they reach
+        `compaction.COMPACT_DEAD_SHARE` of the stored rows."""
         with self._lock:
             self._check_writable()
-            dead, _ = self.dead_rows()
-            if not dead:
-                return 0
-            self._con.execute(f"SET max_vacuum_tasks = {VACUUM}")
-            try:
-                with transaction(self._con):
-                    row = self._con.execute("SELECT max(rowid) FROM assets").fetchone()
-                    last = row[0] if row else None
-                    if last is not None:
-                        self._con.execute(_COPY_LIVE, [last])
-                        self._con.execute(_DELETE_OLD, [last])
-                self._checkpoint()
-            finally:
-                self._con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
-            return dead
+            return compaction.compact(self._con, self._checkpoint)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             try:
-                if not self.read_only and self.path != MEMORY:
-                    dead, stored = self.dead_rows()
-                    if dead >= COMPACT_MIN_DEAD_ROWS and dead >= stored * COMPACT_DEAD_SHARE:
-                        self.compact()
+                writable = not self.read_only and self.path != MEMORY
+                if writable and compaction.due(*compaction.dead_rows(self._con)):
+                    self.compact()
             except duckdb.Error as exc:
                 # Upkeep, not the run's work: its transaction rolled back, nothing is lost,
                 # and the next close tries again. Say so, and close all the same.

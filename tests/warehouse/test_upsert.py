@@ -14,7 +14,7 @@ from assets_sync.schema import ASSET_SCHEMA
 from assets_sync.sink import Completion, SliceState, StreamKey, WriteResult
 from tests.warehouse.conftest import STREAM, page
 from tests.warehouse.factory import BASE_MS, make_assets, make_rejects
-from warehouse import DuckDBSink, open_warehouse
+from warehouse import DuckDBSink, compaction, open_warehouse
 from warehouse.connection import WRITER_ROW_GROUP_SIZE
 
 #: Every live row of `assets`, in id order (what a compaction must not change).
@@ -435,7 +435,7 @@ def test_dead_rows_of_many_runs_add_up_and_close_reclaims_them(
     table. What is left dead is at most the last row group the copy filled up; every live
     row is unchanged. (A checkpoint's vacuum only merges row groups the run changed, so
     before this nightly 1 % runs grew the table by 1 % a night for good.)"""
-    monkeypatch.setattr(sink_module, "COMPACT_MIN_DEAD_ROWS", 100)
+    monkeypatch.setattr(compaction, "COMPACT_MIN_DEAD_ROWS", 100)
     n, per_run = 30_000, 1_000
     with open_warehouse(db_path) as wh:
         wh.write([page(batch(*((i, 10) for i in range(n))))])
@@ -478,8 +478,8 @@ def test_compact_returns_what_was_dead_and_keeps_every_row_and_view(db_path: str
 def test_a_failed_compaction_still_closes_the_warehouse_and_loses_nothing(
     db_path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(sink_module, "COMPACT_MIN_DEAD_ROWS", 1)
-    monkeypatch.setattr(sink_module, "_DELETE_OLD", "DELETE FROM no_such_table WHERE 1 = ?")
+    monkeypatch.setattr(compaction, "COMPACT_MIN_DEAD_ROWS", 1)
+    monkeypatch.setattr(compaction, "DELETE_OLD", "DELETE FROM no_such_table WHERE 1 = ?")
     with open_warehouse(db_path) as wh:
         wh.write([page(batch(*((n, 10) for n in range(100))))])
         wh.write([page(batch(*((n, 20) for n in range(50))))])
