@@ -45,7 +45,7 @@ ASSET_FIELDS: tuple[pa.Field, ...] = (
     # Typed `arrow.json`: the engine's raw is always JSON (the server's bytes of the record,
     # checked by msgspec, or orjson's output), and DuckDB takes an
     # Arrow JSON column as JSON without parsing every value again (the warehouse validates
-    # plain-string raw, `warehouse.upsert._combined`).
+    # plain-string raw, `warehouse.incoming.combined`).
     pa.field("raw", JSON_TEXT, nullable=False),
 )
 ASSET_SCHEMA = pa.schema(ASSET_FIELDS)

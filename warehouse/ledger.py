@@ -14,7 +14,64 @@ import duckdb
 
 from assets_sync.sink import Completion, Pace, RunRecord, SliceState, StreamKey, StreamState
 from warehouse.timeutil import dt_to_ms, ms_to_dt
-from warehouse.upsert import ensure_stream
+
+_ENSURE_STREAM = """
+INSERT INTO sync_state (stream_id, project_id, filters, watermark, updated_at)
+VALUES (?, ?, ?, NULL, now()) ON CONFLICT (stream_id) DO NOTHING
+"""
+
+_PROGRESS_COLUMNS = "(stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at)"
+_PROGRESS_ROW = "(?, ?, ?, ?, ?, ?, ?, now())"
+_PROGRESS_CONFLICT = """
+ON CONFLICT (stream_id, slice_id) DO UPDATE SET
+    lo_at = excluded.lo_at, hi_at = excluded.hi_at, cursor_at = excluded.cursor_at,
+    done = excluded.done, run_id = excluded.run_id, updated_at = excluded.updated_at
+"""
+
+
+def ensure_stream(
+    con: duckdb.DuckDBPyConnection, stream: StreamKey, ensured: AbstractSet[str] = frozenset()
+) -> None:
+    """Create the stream's `sync_state` row if it has none (inside the caller's txn).
+
+    `ensured`: ids of streams whose row the caller knows is committed (`DuckDBSink` keeps
+    them; no code deletes a `sync_state` row), skipped without a statement. The statement
+    cost ~3 ms of the writer's wall per call during a sync, twice per write (`write_pages`
+    and `ledger.complete_slices`).
+    """
+    if stream.stream_id in ensured:
+        return
+    filters = json.dumps([list(f) for f in stream.filters])
+    con.execute(_ENSURE_STREAM, [stream.stream_id, stream.project_id, filters])
+
+
+def upsert_progress(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[StreamKey, str | None, SliceState]]
+) -> None:
+    """Insert or update the `(stream, run_id, slice)` rows of the ledger, in ONE statement.
+
+    One statement per write, not one per slice: under the fetch threads' GIL contention each
+    statement cost about 18 ms of the writer's wall time (13 slices per write after splits:
+    2.5 s of a 16 s 100k sync, measured). A slice may appear once per call.
+    """
+    if not rows:
+        return
+    values: list[object] = []
+    for stream, run_id, s in rows:
+        values += [
+            stream.stream_id,
+            s.slice_id,
+            ms_to_dt(s.lo_ms),
+            ms_to_dt(s.hi_ms),
+            ms_to_dt(s.cursor_ms),
+            s.done,
+            run_id,
+        ]
+    placeholders = ", ".join([_PROGRESS_ROW] * len(rows))
+    # Composed from this module's constants only; the data is bound.
+    sql = f"INSERT INTO sync_slices {_PROGRESS_COLUMNS} VALUES {placeholders} {_PROGRESS_CONFLICT}"  # noqa: S608
+    con.execute(sql, values)
+
 
 #: `RunRecord.counts` keys that have a column of their own in `sync_runs`; any other key is
 #: kept in `extra_counts` (JSON) rather than dropped.
@@ -113,7 +170,7 @@ def complete_slices(
     ensured: AbstractSet[str] = frozenset(),
 ) -> None:
     """Drop finished slices; raise (never lower) the watermark. `ensured`: see
-    `upsert.ensure_stream`."""
+    `ensure_stream`."""
     ensure_stream(con, stream, ensured)
     if slice_ids:
         con.execute(

@@ -44,7 +44,6 @@ duplicate within the call is unchanged), and every reject row is one `rejected`.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -53,21 +52,18 @@ import duckdb
 import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
-from assets_sync.sink import PageBatch, SliceState, StreamKey, WriteResult
+from assets_sync.sink import PageBatch, WriteResult
 from warehouse.classify import CLS, IN, all_new_once, classify, remember_all, remember_new
 from warehouse.columns import select_list
 from warehouse.delete_budget import REPLACING, DeletePlan, drop_deferred, plan_deletes
-from warehouse.errors import WarehouseError
-from warehouse.timeutil import ms_to_dt
+from warehouse.incoming import TEXT_RAW_SCHEMA, combined, raw_is_json
+from warehouse.ledger import ensure_stream, upsert_progress
 
 _IN = IN  # the incoming asset rows (registered Arrow table)
 _REJ = "_wh_rej"  # the incoming reject rows
 _CLS = CLS  # one row per incoming id, classified against `assets` (`warehouse.classify`)
 
 _COLS = select_list()
-#: Arrow batches with fewer rows than this on average are copied into one before the scan
-#: (`_combined`): half of DuckDB's vector (2048 rows), which it scans a batch by.
-_SCAN_ROWS = 1024
 _UNPIVOT_COLS = ", ".join(f"{col} AS {rel}" for col, rel in LINEAGE_RELATIONS.items())
 _UNPIVOT_ON = ", ".join(LINEAGE_RELATIONS.values())
 
@@ -186,126 +182,6 @@ WHERE NOT EXISTS (
 GROUP BY r.asset_id, r.reason, r.raw, r.stream_id
 """
 
-_ENSURE_STREAM = """
-INSERT INTO sync_state (stream_id, project_id, filters, watermark, updated_at)
-VALUES (?, ?, ?, NULL, now()) ON CONFLICT (stream_id) DO NOTHING
-"""
-
-_PROGRESS_COLUMNS = "(stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at)"
-_PROGRESS_ROW = "(?, ?, ?, ?, ?, ?, ?, now())"
-_PROGRESS_CONFLICT = """
-ON CONFLICT (stream_id, slice_id) DO UPDATE SET
-    lo_at = excluded.lo_at, hi_at = excluded.hi_at, cursor_at = excluded.cursor_at,
-    done = excluded.done, run_id = excluded.run_id, updated_at = excluded.updated_at
-"""
-
-
-def ensure_stream(
-    con: duckdb.DuckDBPyConnection, stream: StreamKey, ensured: AbstractSet[str] = frozenset()
-) -> None:
-    """Create the stream's `sync_state` row if it has none (inside the caller's txn).
-
-    `ensured`: ids of streams whose row the caller knows is committed (`DuckDBSink` keeps
-    them; no code deletes a `sync_state` row), skipped without a statement. The statement
-    cost ~3 ms of the writer's wall per call during a sync, twice per write (`write_pages`
-    and `ledger.complete_slices`).
-    """
-    if stream.stream_id in ensured:
-        return
-    filters = json.dumps([list(f) for f in stream.filters])
-    con.execute(_ENSURE_STREAM, [stream.stream_id, stream.project_id, filters])
-
-
-def upsert_progress(
-    con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[StreamKey, str | None, SliceState]]
-) -> None:
-    """Insert or update the `(stream, run_id, slice)` rows of the ledger, in ONE statement.
-
-    One statement per write, not one per slice: under the fetch threads' GIL contention each
-    statement cost about 18 ms of the writer's wall time (13 slices per write after splits:
-    2.5 s of a 16 s 100k sync, measured). A slice may appear once per call.
-    """
-    if not rows:
-        return
-    values: list[object] = []
-    for stream, run_id, s in rows:
-        values += [
-            stream.stream_id,
-            s.slice_id,
-            ms_to_dt(s.lo_ms),
-            ms_to_dt(s.hi_ms),
-            ms_to_dt(s.cursor_ms),
-            s.done,
-            run_id,
-        ]
-    placeholders = ", ".join([_PROGRESS_ROW] * len(rows))
-    con.execute(
-        f"INSERT INTO sync_slices {_PROGRESS_COLUMNS} VALUES {placeholders} {_PROGRESS_CONFLICT}",
-        values,
-    )
-
-
-#: ASSET_SCHEMA with `raw` as plain text, for pages whose `raw` is not typed JSON: DuckDB then
-#: casts it, and so checks it.
-_TEXT_RAW_SCHEMA = ASSET_SCHEMA.set(
-    ASSET_SCHEMA.get_field_index("raw"), pa.field("raw", pa.string(), nullable=False)
-)
-
-
-def _raw_is_json(batch: pa.RecordBatch) -> bool:
-    i = batch.schema.get_field_index("raw")
-    return i >= 0 and isinstance(batch.schema.field(i).type, pa.JsonType)
-
-
-def _combined(pages: Sequence[PageBatch], schema: pa.Schema, rejects: bool) -> pa.Table:
-    """The pages' batches as one table in `schema`, plus run and stream ids.
-
-    Copied into one contiguous chunk when the batches are small: DuckDB scans one big Arrow
-    chunk much faster than a hundred small ones (pages of 100 rows: 15 % more of the writer's
-    CPU, measured). Batches of about DuckDB's vector size or more (the engine's writer merges
-    pages into such batches, `assets_sync.batching`) are scanned as they are, without a copy
-    of the whole write beside them at the top of a sync's memory. Column order and nullability
-    flags may differ from `schema`; names may not.
-    """
-    batches: list[pa.RecordBatch] = []
-    run_ids: list[str] = []
-    stream_ids: list[str] = []
-    counts: list[int] = []
-    for p in pages:
-        batch = p.rejects if rejects else p.assets
-        if batch.num_rows == 0:
-            continue
-        if not batch.schema.equals(schema):
-            if set(batch.schema.names) != set(schema.names):
-                raise WarehouseError(
-                    f"page batch columns {batch.schema.names} do not match the record schema "
-                    f"{schema.names}: the engine and the warehouse disagree on assets_sync.schema"
-                )
-            batch = pa.RecordBatch.from_arrays(
-                [
-                    batch.column(name).cast(f.type)
-                    for name, f in zip(schema.names, schema, strict=True)
-                ],
-                schema=schema,
-            )
-        batches.append(batch)
-        run_ids.append(p.run_id)
-        stream_ids.append(p.stream.stream_id)
-        counts.append(batch.num_rows)
-    table = pa.Table.from_batches(batches, schema=schema)
-    if len(batches) > 1 and table.num_rows < len(batches) * _SCAN_ROWS:
-        table = table.combine_chunks()
-    table = table.append_column("_run_id", _repeated(run_ids, counts))
-    return table.append_column("_stream_id", _repeated(stream_ids, counts))
-
-
-def _repeated(values: Sequence[str], counts: Sequence[int]) -> pa.ChunkedArray:
-    """`values[i]` repeated `counts[i]` times, in order, as one string column."""
-    return pa.chunked_array(
-        [pa.repeat(pa.scalar(v, pa.string()), n) for v, n in zip(values, counts, strict=True)],
-        pa.string(),
-    )
-
 
 @dataclass(frozen=True)
 class Merged:
@@ -361,10 +237,10 @@ def write_pages(
     and the new ids' hashes are added to it in this transaction.
     """
     valid = _VALID_JSON if validate_json else _VALID
-    trusted = all(_raw_is_json(p.assets) for p in pages if p.assets.num_rows)
-    assets = _combined(pages, ASSET_SCHEMA if trusted else _TEXT_RAW_SCHEMA, rejects=False)
+    trusted = all(raw_is_json(p.assets) for p in pages if p.assets.num_rows)
+    assets = combined(pages, ASSET_SCHEMA if trusted else TEXT_RAW_SCHEMA, rejects=False)
     assets = assets.append_column("_ord", pa.array(range(assets.num_rows), pa.int64()))
-    rejects = _combined(pages, REJECT_SCHEMA, rejects=True)
+    rejects = combined(pages, REJECT_SCHEMA, rejects=True)
 
     for stream in {p.stream.stream_id: p.stream for p in pages}.values():
         ensure_stream(con, stream, ensured)
