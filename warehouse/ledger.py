@@ -58,19 +58,23 @@ def upsert_progress(
         return
     values: list[object] = []
     for stream, run_id, s in rows:
-        values += [
-            stream.stream_id,
-            s.slice_id,
-            ms_to_dt(s.lo_ms),
-            ms_to_dt(s.hi_ms),
-            ms_to_dt(s.cursor_ms),
-            s.done,
-            run_id,
-        ]
+        values += [*_slice_row(stream, s), run_id]
     placeholders = ", ".join([_PROGRESS_ROW] * len(rows))
     # Composed from this module's constants only; the data is bound.
     sql = f"INSERT INTO sync_slices {_PROGRESS_COLUMNS} VALUES {placeholders} {_PROGRESS_CONFLICT}"  # noqa: S608
     con.execute(sql, values)
+
+
+def _slice_row(stream: StreamKey, s: SliceState) -> list[object]:
+    """A slice's `sync_slices` values from `stream_id` to `done`, in the column order."""
+    return [
+        stream.stream_id,
+        s.slice_id,
+        ms_to_dt(s.lo_ms),
+        ms_to_dt(s.hi_ms),
+        ms_to_dt(s.cursor_ms),
+        s.done,
+    ]
 
 
 #: `RunRecord.counts` keys that have a column of their own in `sync_runs`; any other key is
@@ -139,14 +143,7 @@ def plan_slices(
         chunk = slices[start : start + _PLAN_ROWS_PER_STATEMENT]
         values: list[object] = []
         for s in chunk:
-            values += [
-                stream.stream_id,
-                s.slice_id,
-                ms_to_dt(s.lo_ms),
-                ms_to_dt(s.hi_ms),
-                ms_to_dt(s.cursor_ms),
-                s.done,
-            ]
+            values += _slice_row(stream, s)
         rows = ", ".join([_PLAN_ROW] * len(chunk))  # placeholders only
         con.execute(f"{_PLAN_INSERT} {rows} {_PLAN_CONFLICT}", values)
 
