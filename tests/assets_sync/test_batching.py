@@ -150,6 +150,49 @@ def test_near_the_end_a_larger_buffer_is_filled_to_a_whole_write_or_to_the_end()
     assert [sum(p.assets.num_rows for p in w) for w in rec.writes] == [12, 100, 11, 35]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 30), st.integers(0, 300)), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_every_write_is_whole_small_and_near_the_end_or_the_last(
+    shape: list[tuple[int, int]], slow_writer: bool
+) -> None:
+    """Whatever the page sizes, the estimates of what is left and whether a write is still in
+    flight when the next page comes: every write but the last holds max_rows rows or more
+    (full), or max_rows // 10 to max_rows // 4 rows handed over when what was left fit in a
+    buffer; and every row is written once, in order."""
+    max_rows = 100
+    left = {"rows": 0.0}
+    when: list[float] = []  # what was left at each write's hand-over
+
+    rec = Recorder(delay_s=0.002 if slow_writer else 0.0)
+    buf = WriteBuffer(rec, max_rows=max_rows, max_delay_s=60, left=lambda: left["rows"])
+    submit = buf._submit
+
+    def tracked() -> None:
+        when.append(left["rows"])
+        submit()
+
+    buf._submit = tracked  # type: ignore[method-assign]
+    pages, start = [], 0
+    for n, rest in shape:
+        left["rows"] = rest
+        p = page(n, start)
+        pages.append(p)
+        start += n
+        buf.add(p)
+    buf.flush()
+    buf.close()
+    sizes = [sum(p.assets.num_rows for p in w) for w in rec.writes]
+    assert sum(sizes) == start
+    assert [r for w in rec.writes for p in w for r in p.assets.column("id").to_pylist()] == [
+        r for p in pages for r in p.assets.column("id").to_pylist()
+    ]
+    for size, then in zip(sizes[:-1], when[:-1], strict=True):
+        assert size >= max_rows or (max_rows // 10 <= size <= max_rows // 4 and then <= max_rows)
+
+
 def test_nothing_goes_early_while_more_than_a_buffer_is_left() -> None:
     rec = Recorder()
     buf = WriteBuffer(rec, max_rows=100, max_delay_s=60, left=lambda: 101.0)
