@@ -148,10 +148,7 @@ def plan_slices(
         con.execute(f"{_PLAN_INSERT} {rows} {_PLAN_CONFLICT}", values)
 
 
-_PLAN_INSERT = (
-    "INSERT INTO sync_slices"
-    " (stream_id, slice_id, lo_at, hi_at, cursor_at, done, run_id, updated_at) VALUES"
-)
+_PLAN_INSERT = f"INSERT INTO sync_slices {_PROGRESS_COLUMNS} VALUES"
 _PLAN_ROW = "(?, ?, ?, ?, ?, ?, NULL, now())"
 _PLAN_CONFLICT = "ON CONFLICT (stream_id, slice_id) DO NOTHING"
 
