@@ -404,6 +404,20 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     return t
 
 
+def failed_runs(res: dict[str, Any]) -> list[str]:
+    """The contender runs that failed, in any scenario and in any round of `compare`."""
+    scenarios_run = [res.get(sc) or {} for sc in ("compare", "latency", "ratelimit")]
+    scenarios_run += res.get("compare_rounds", [])
+    return sorted(
+        {
+            row["name"]
+            for sc in scenarios_run
+            for row in sc.get("rows", {}).values()
+            if "skipped" not in row and not row.get("ok")
+        }
+    )
+
+
 def _f(x: Any, nd: int = 2) -> str:
     if x is None:
         return "-"
@@ -612,12 +626,7 @@ def main() -> None:
     (out_dir / f"{label}.md").write_text(md)
     print(md)
     log(f"done in {res['total_s']} s: {out_dir / (label + '.json')}")
-    failed = [
-        row["name"]
-        for sc in ("compare", "latency", "ratelimit")
-        for row in (res.get(sc) or {}).get("rows", {}).values()
-        if "skipped" not in row and not row.get("ok")
-    ]
+    failed = failed_runs(res)
     if failed:
         log(f"FAILED contender runs: {failed}")
         sys.exit(1)

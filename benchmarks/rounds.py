@@ -6,8 +6,10 @@ contender, each against a fresh emulator), so its ratios are "from the same run"
 `--rounds N` the rounds alternate contenders in time; the report shows every round's ratios
 and takes its tables, plot and target verdicts from the MEDIAN round: the one whose
 `engine` work / floor work is the median of the rounds' (with an even N, the lower middle).
-A round without an `engine` or a `floor` row is ranked by the `cli`'s wall / floor wall,
-and if that is missing too, the first round is used.
+A round without an `engine` row is ranked by the `cli`'s wall / floor wall; a round that
+has neither ratio (a failed or missing floor or contender) is left out of the median, and
+if no round has one, the first round is used. A failed run in any round still fails the
+whole benchmark (`bench_compare.failed_runs`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def median_round(rounds: Sequence[dict[str, Any]]) -> int:
     if not rounds:
         raise ValueError("no rounds")
     ranked = [(key, i) for i, cmp in enumerate(rounds) if (key := rank_key(cmp)) is not None]
-    if len(ranked) < len(rounds):
+    if not ranked:
         return 0
     ranked.sort()
     return ranked[(len(ranked) - 1) // 2][1]

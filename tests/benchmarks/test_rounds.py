@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import rounds
-from bench_compare import markdown, targets
+from bench_compare import failed_runs, markdown, targets
 
 #: what `markdown` reads of a contender's row besides its times and peak
 MEASURED = {"cpu_s": 1.0, "requests": 10, "emulator_cpu_s": 1.0, "load_avg_1m": 1.0}
@@ -40,7 +40,7 @@ def test_the_median_round_is_the_one_with_the_median_engine_ratio() -> None:
     assert rounds.median_round([_round(14.0)]) == 0
 
 
-def test_rounds_without_the_engine_rank_by_the_cli_and_incomplete_ones_fall_back() -> None:
+def test_rounds_without_the_engine_rank_by_the_cli_and_failed_ones_are_left_out() -> None:
     def cli(wall: float) -> dict[str, Any]:
         return _row(wall, None, 280)
 
@@ -48,7 +48,9 @@ def test_rounds_without_the_engine_rank_by_the_cli_and_incomplete_ones_fall_back
     assert rounds.median_round(done) == 2  # wall / floor wall: 2.94, 1.96, 2.45
     failed_floor = _round(15.0)
     failed_floor["rows"]["floor"]["ok"] = False
-    assert rounds.median_round([_round(16.0), failed_floor, _round(15.5)]) == 0
+    # left out of the median: of 1.60x and 1.55x, the lower middle
+    assert rounds.median_round([_round(16.0), failed_floor, _round(15.5)]) == 2
+    assert rounds.median_round([failed_floor]) == 0
 
 
 @given(st.lists(st.floats(min_value=5.0, max_value=50.0), min_size=1, max_size=9))
@@ -84,3 +86,16 @@ def test_the_report_shows_every_round_and_keeps_the_median_ones_tables() -> None
     md = markdown(res)
     assert "3 rounds, each every contender against a fresh emulator" in md
     assert "round 3 (the median" in md
+
+
+def test_a_failure_in_any_round_fails_the_run() -> None:
+    done = [_round(16.0), _round(15.0), _round(15.5)]
+    for cmp in done:
+        for name, row in cmp["rows"].items():
+            row["name"] = name
+    chosen = rounds.median_round(done)
+    res = {"compare": done[chosen], "compare_rounds": done, "compare_median_round": chosen}
+    assert failed_runs(res) == []
+    done[0]["rows"]["engine"]["ok"] = False  # not the median round
+    assert rounds.median_round(done) != 0
+    assert failed_runs(res) == ["engine"]
