@@ -473,6 +473,7 @@ class _Run:
         c.fetchers_min = self.fetchers_min
         c.fetchers_max = self.fetchers_max
         c.overlap_dropped = sum(s.overlap_dropped for s in self.slice_stats)
+        c.keyset_follows = sum(s.keyset_follows for s in self.slice_stats)
 
     def _emit(
         self, kind: EventKind, message: str = "", window: tuple[int, int] | None = None

@@ -16,6 +16,12 @@ every `Step` reports, so a committed cursor is exactly where a resumed listing s
    single request. Then the cursor becomes `L`: the next seek asks `(L, hi)`, strictly after
    the group, which is never read again.
 3. Done: a page without a next token (or an empty page) ends the window; the cursor is `hi - 1`.
+4. Keyset tokens: if a page's token is a keyset token naming the page's own last record
+   (`assets_sync.keyset`: `{"lastKey": {"id", <field>}}`, one of the two shapes the API
+   documents), the next request is the same query with that token. The cursor becomes `L - 1`
+   (never less than before), ids at `L` stay in the dedupe set, and a page at one timestamp
+   is simply followed: no tie-group passes. If the bound moved since the query was asked,
+   the listing seeks again from the cursor instead.
 
 Why nothing present throughout the listing is skipped:
 
@@ -37,14 +43,22 @@ Why nothing present throughout the listing is skipped:
   pass k skipped nothing, and every record present at `L` throughout pass k was returned.
   A pass of a single request followed no token: like a seek it returned every record at `L`
   present at that moment, so it settles alone (a group of exactly one page, or one that
-  shrank to a page). With keyset tokens no pass ever skips. Between two disagreeing passes
-  we wait a little (doubling, capped), as mutations come in bursts. Passes are bounded
-  (`max_tie_passes`); a group that never settles raises `UnstableListingError` and the cursor
-  stays BEFORE `L`, so the slice is retried from there by the next run.
+  shrank to a page). With keyset tokens no pass ever skips (and step 4 has none). Between
+  two disagreeing passes we wait a little (doubling, capped), as mutations come in bursts.
+  Passes are bounded (`max_tie_passes`); a group that never settles raises
+  `UnstableListingError` and the cursor stays BEFORE `L`, so the slice is retried from there
+  by the next run.
 - The cursor `L` after a settled group: the seek that met the group asked `(c, hi)` and got a
   full page all at `L`, so no record lay in `(c, L)` at that moment (none present throughout
   does), and the settled pass returned every record present at `L` throughout it. So every
   record `<= L` has been seen, and `(L, hi)` (EXCLUSIVE: strictly after `L`) loses nothing.
+- Step 4: a keyset token resumes strictly after a (timestamp, id) position in the server's
+  order, so a record leaving the listing shifts nothing; the pages of one query, followed,
+  return every record present throughout, in order. A page whose last record is `(L, id)`
+  therefore ends a listing that has returned every such record `< L`: the cursor `L - 1` is
+  safe, and a resumed seek re-reads `L`. A token is trusted only when it names the page's
+  last record: an offset token, or a keyset-shaped one naming another record, is sought past
+  as in step 1. A keyset token that does not move forward raises `PaginationLoopError`.
 - Limits (documented, not defended): a record entering the group at the OLD timestamp `L`
   (a late commit) and leaving it again within the same pass, repeatedly; and an API whose order
   inside a tie is not stable between requests (passes then disagree until the bound, which
@@ -71,8 +85,11 @@ What a listing costs, and why not less (issue 7, target 5: `ceil(changed / 100) 
   position only by paging to it from a fresh start: the whole group is listed again.
 - So a bulk edit of 10,000 assets in one ms costs 202 requests (1 + 100 + 100 + 1), not 102,
   and spread changes pay their overlap: under offset tokens target 5's bound is out of reach
-  for both, and the guarantee is not traded for it (tokens are opaque: a keyset token, which
-  never skips, cannot be told from an offset one).
+  for both, and the guarantee is not traded for it.
+- Under keyset tokens (step 4) none of that overlap is needed: one request per page of
+  changes, `ceil(changed / 100)` plus the last, short or empty page, spread or bulk. The API
+  documents tokens as opaque and names both shapes, so a token proves it is keyset by naming
+  the page's last record; every other token is treated as one that can skip.
 
 Memory: the dedupe set holds only the ids at the current boundary timestamp (one page, or one
 tie group), never the whole window.
@@ -86,6 +103,7 @@ from dataclasses import dataclass, field
 
 from assets_sync.client import Page, Params
 from assets_sync.errors import PaginationLoopError, UnseekablePageError, UnstableListingError
+from assets_sync.keyset import follows_page
 from assets_sync.records import Records, record_ids, record_stamps, select
 from assets_sync.windows import Window, format_iso_ms
 
@@ -126,6 +144,7 @@ class PaginationStats:
     overlap_dropped: int = 0
     tie_groups: int = 0
     tie_passes: int = 0
+    keyset_follows: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -172,13 +191,22 @@ def paginate(
     )
     boundary_ts: int | None = None  # the timestamp whose ids are in boundary_ids
     boundary_ids: set[str] = set()
+    follow: Params | None = None  # the next page of a keyset listing, asked with its token
+    follow_hi = hi  # the upper bound of the query `follow` continues
+    position: tuple[int, str] | None = None  # where the followed keyset listing stands
     while True:
         if bound is not None:
             hi = min(hi, bound())
         if cursor >= hi - 1:
             yield Step([], hi - 1, True)
             return
-        page = fetch(_seek(common, key, cursor, hi))
+        if follow is not None and follow_hi == hi:
+            query = follow
+            stats.keyset_follows += 1
+        else:  # a fresh seek (also when the bound moved under a keyset listing)
+            query, follow_hi, position = _seek(common, key, cursor, hi), hi, None
+        follow = None
+        page = fetch(query)
         stats.requests += 1
         stamps = record_stamps(page.assets, key.field)
         ids = record_ids(page.assets)
@@ -199,6 +227,31 @@ def paginate(
                 "cannot seek past it"
             )
         first, last = min(valid), max(valid)
+        if stamps[-1] == last and follows_page(page.next_token, key.field, ids[-1], last):
+            # A keyset token naming the page's last record: following it cannot skip, so the
+            # next page needs no overlap, and a tie group needs no second pass.
+            # Every record of a followed page lies after the previous position: a last record
+            # already listed at the same instant, or an earlier instant, means the API loops.
+            if position is not None and (
+                last < position[0] or (boundary_ts == last and ids[-1] in boundary_ids)
+            ):
+                raise PaginationLoopError(
+                    f"a keyset token did not advance past {format_iso_ms(position[0])}"
+                )
+            position = (last, ids[-1] or "")
+            follow = (*_without_token(query), ("paginationToken", page.next_token))
+            cursor = max(cursor, last - 1)
+            at_last = {i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None}
+            if boundary_ts == last:
+                boundary_ids |= at_last
+            else:
+                boundary_ts, boundary_ids = last, at_last
+            if prefetch is not None:
+                ahead = min(hi, bound()) if bound is not None else hi
+                if ahead == follow_hi and cursor < ahead - 1:
+                    prefetch(follow)
+            yield Step(new, cursor, False)
+            continue
         if first == last:  # the whole page is one tie group: list it exactly, in passes
             if on_tie_group is not None:
                 on_tie_group(last)
@@ -225,6 +278,10 @@ def paginate(
             if cursor < ahead - 1:  # the next seek, as the loop will ask for it
                 prefetch(_seek(common, key, cursor, ahead))
         yield Step(new, cursor, False)
+
+
+def _without_token(params: Params) -> Params:
+    return tuple(p for p in params if p[0] != "paginationToken")
 
 
 def _seek(common: Params, key: SortKey, cursor: int, hi: int) -> Params:

@@ -89,6 +89,7 @@ class SyncCounts:
     writes: int = 0  # sink transactions
     tie_groups: int = 0
     overlap_dropped: int = 0
+    keyset_follows: int = 0  # pages asked with a keyset token (pagination.py): no overlap
     splits: int = 0  # running slices split for an idle thread
     fetchers_min: int = 0  # the fewest fetch threads the gate let work at once (gate.py)
     fetchers_max: int = 0  # the most fetch threads the gate let work at once

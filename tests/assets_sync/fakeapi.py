@@ -48,7 +48,12 @@ class FakeApi:
         *,
         on_request: Callable[[FakeApi, int], None] | None = None,
         responses: list[httpx.Response | Exception] | None = None,
+        token_mode: str = "offset",
     ) -> None:
+        # token_mode: "offset" tokens; "keyset" tokens naming the page's last record (strictly
+        # after its (sort key, id)); "keyset-skewed": keyset-shaped tokens naming the record
+        # BEFORE the last, which a client must not trust (they would re-serve that record)
+        self.token_mode = token_mode
         self.assets: dict[str, dict[str, Any]] = {a["id"]: a for a in assets}
         self.on_request = on_request
         self.requests: list[dict[str, str]] = []
@@ -89,11 +94,26 @@ class FakeApi:
         size = int(params.get("pageSize", "50"))
         offset = 0
         if "paginationToken" in params:
-            offset = json.loads(base64.b64decode(params["paginationToken"]))["offset"]
+            decoded = json.loads(base64.b64decode(params["paginationToken"]))
+            if "offset" in decoded:
+                offset = decoded["offset"]
+            else:  # keyset: strictly after (sort key, id), whatever moved since
+                key = decoded["lastKey"]
+                at = (parse_iso_ms(key[field]), key["id"])
+                desc = params.get("sortDirection") == "desc"
+                offset = sum(
+                    1 for r in rows if ((r[0], r[1]) >= at if desc else (r[0], r[1]) <= at)
+                )
         page = rows[offset : offset + size]
         body: dict[str, Any] = {"assets": [r[2] for r in page]}
         if offset + size < len(rows):
-            token = json.dumps({"offset": offset + size, "limit": size}).encode()
+            if self.token_mode == "offset":
+                token = json.dumps({"offset": offset + size, "limit": size}).encode()
+            else:
+                named = (
+                    page[-2] if self.token_mode == "keyset-skewed" and len(page) > 1 else page[-1]
+                )
+                token = json.dumps({"lastKey": {"id": named[1], field: named[2][field]}}).encode()
             body["nextPaginationToken"] = base64.b64encode(token).decode()
         return httpx.Response(200, json=body)
 

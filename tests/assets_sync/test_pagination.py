@@ -7,7 +7,9 @@ page sizes, and random updates/deletes between any two page requests.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from typing import Any
 
 import httpx
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from assets_sync.client import AssetsClient, Page, Params
 from assets_sync.config import ApiSettings
 from assets_sync.errors import PaginationLoopError, UnstableListingError
-from assets_sync.pagination import BY_CREATED, BY_UPDATED, paginate
+from assets_sync.pagination import BY_CREATED, BY_UPDATED, PaginationStats, paginate
 from assets_sync.ratelimit import NoLimit
 from assets_sync.retry import FAST_RETRY
 from assets_sync.windows import Window, parse_iso_ms
@@ -69,18 +71,21 @@ def offset_mutator(mutations: list[Any], touched: set[str]) -> Any:
     return mutate
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
     page_size=st.integers(1, 7),
     mutations=st.lists(mutation, max_size=40),
+    token_mode=st.sampled_from(["offset", "keyset", "keyset-skewed"]),
 )
 def test_every_unchanged_asset_arrives_and_cursors_are_safe(
-    stamps: list[int], page_size: int, mutations: list[Any]
+    stamps: list[int], page_size: int, mutations: list[Any], token_mode: str
 ) -> None:
+    """Under offset tokens (seek and tie passes), keyset tokens (followed) and keyset-shaped
+    tokens that name another record (not trusted: sought past like offset ones)."""
     assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
     touched: set[str] = set()
-    api = FakeApi(assets, on_request=offset_mutator(mutations, touched))
+    api = FakeApi(assets, on_request=offset_mutator(mutations, touched), token_mode=token_mode)
     with client_for(api) as client:
         seen: dict[str, int] = {}
         last_cursor = WINDOW.lo_ms
@@ -459,3 +464,112 @@ def test_without_a_listener_a_tie_group_changes_nothing() -> None:
     got = sorted(parse_iso_ms(a["updatedAt"]) for s in steps for a in s.records)
     assert got == [7] * 12 + [20]
     assert steps[-1].done and steps[-1].cursor_ms == WINDOW.hi_ms - 1
+
+
+# -- keyset tokens ---------------------------------------------------------------------------
+
+
+def test_keyset_tokens_are_followed_one_request_per_page_and_each_asset_once() -> None:
+    """No overlap and no second pass over a tie group: a 23-asset group at one ms plus spread
+    assets, page size 5, costs ceil(n / 5) requests; every request after the first is the
+    first's query with a token."""
+    assets = [make_asset(i, 1 + i % 9) for i in range(18)]
+    assets += [make_asset(100 + i, 12) for i in range(23)]
+    assets += [make_asset(200 + i, 20 + i) for i in range(9)]
+    api = FakeApi(assets, token_mode="keyset")
+    stats = PaginationStats()
+    with client_for(api) as client:
+        steps = list(paginate(client.list_page, WINDOW, page_size=5, stats=stats))
+    got = [r["id"] for s in steps for r in s.records]
+    assert sorted(got) == sorted(a["id"] for a in assets)  # each once
+    assert len(api.requests) == stats.requests == 10 == len(assets) // 5
+    assert stats.tie_groups == 0 and stats.overlap_dropped == 0 and stats.keyset_follows == 9
+    first = api.requests[0]
+    for r in api.requests[1:]:
+        assert {k: v for k, v in r.items() if k != "paginationToken"} == first
+    cursors = [s.cursor_ms for s in steps]
+    assert cursors == sorted(cursors) and steps[-1].done
+
+
+def test_keyset_cursor_is_safe_to_resume_from_mid_tie_group() -> None:
+    """While a followed listing is inside a group at L, the committed cursor stays at L - 1:
+    a resumed seek re-reads the group rather than skipping its unseen part."""
+    assets = [make_asset(i, 3) for i in range(4)] + [make_asset(10 + i, 8) for i in range(12)]
+    api = FakeApi(assets, token_mode="keyset")
+    with client_for(api) as client:
+        steps = paginate(client.list_page, WINDOW, page_size=5)
+        first, second = next(steps), next(steps)
+    assert [parse_iso_ms(r["updatedAt"]) for r in second.records] == [8] * 5
+    assert first.cursor_ms == second.cursor_ms == 7  # ms 8 is not whole yet
+    api2 = FakeApi(assets, token_mode="keyset")
+    with client_for(api2) as client:
+        rest = list(paginate(client.list_page, WINDOW, second.cursor_ms, page_size=5))
+    assert {r["id"] for s in rest for r in s.records} == {a["id"] for a in assets[4:]}
+
+
+def test_skewed_keyset_tokens_are_not_trusted() -> None:
+    """A keyset-shaped token naming some record other than the page's last is sought past."""
+    assets = [make_asset(i, 1 + i) for i in range(20)]
+    api = FakeApi(assets, token_mode="keyset-skewed")
+    stats = PaginationStats()
+    with client_for(api) as client:
+        got = [
+            r["id"]
+            for s in paginate(client.list_page, WINDOW, page_size=5, stats=stats)
+            for r in s.records
+        ]
+    assert sorted(got) == sorted(a["id"] for a in assets)
+    assert stats.keyset_follows == 0
+    assert not any("paginationToken" in r for r in api.requests)
+
+
+def test_a_bound_moved_under_a_keyset_listing_turns_it_back_into_a_seek() -> None:
+    api = FakeApi([make_asset(i, 1 + i) for i in range(30)], token_mode="keyset")
+    bound = {"hi": 40}
+    with client_for(api) as client:
+        steps = paginate(client.list_page, WINDOW, page_size=5, bound=lambda: bound["hi"])
+        first, second = next(steps), next(steps)
+        bound["hi"] = 17
+        rest = list(steps)
+    assert "paginationToken" in api.requests[1]
+    assert "paginationToken" not in api.requests[2]
+    assert parse_iso_ms(api.requests[2]["updatedAfter"]) == second.cursor_ms == 9
+    assert all(r["updatedBefore"].endswith("00.017Z") for r in api.requests[2:])
+    got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
+    assert got == list(range(1, 17))  # the seek re-read ms 10 and dropped it as seen
+    assert rest[-1].done and rest[-1].cursor_ms == 16
+
+
+def test_a_keyset_token_that_does_not_advance_is_a_loop() -> None:
+    page_assets = [make_asset(i, 3 + i) for i in range(3)]
+    token = base64.b64encode(
+        json.dumps(
+            {"lastKey": {"id": page_assets[-1]["id"], "updatedAt": page_assets[-1]["updatedAt"]}}
+        ).encode()
+    ).decode()
+
+    def fetch(params: Params) -> Page:
+        return Page(page_assets, token, params)
+
+    with pytest.raises(PaginationLoopError, match="keyset"):
+        list(paginate(fetch, WINDOW, page_size=3))
+
+
+def test_keyset_tokens_cycling_inside_one_instant_are_a_loop() -> None:
+    """Two positions at one ms, served alternately: caught on the first repeat."""
+    pages = [[make_asset(i, 5) for i in range(3)], [make_asset(i, 5) for i in range(3, 6)]]
+
+    def token(page: list[dict[str, Any]]) -> str:
+        key = {"id": page[-1]["id"], "updatedAt": page[-1]["updatedAt"]}
+        return base64.b64encode(json.dumps({"lastKey": key}).encode()).decode()
+
+    served = {"n": 0}
+
+    def fetch(params: Params) -> Page:
+        page = pages[served["n"] % 2]
+        served["n"] += 1
+        return Page(page, token(page), params)
+
+    with pytest.raises(PaginationLoopError, match="keyset"):
+        list(paginate(fetch, WINDOW, page_size=3))
+    assert served["n"] == 3

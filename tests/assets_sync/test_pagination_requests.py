@@ -6,15 +6,15 @@ group ten pages long. The cost model of `assets_sync/pagination.py`, asserted re
 request: the spread changes cost their pages plus the re-read of each page's last millisecond;
 the group costs the page that meets it and two passes of 10 requests (the second proves the
 first skipped nothing under offset tokens); the seek after it asks `updatedAfter = T`, strictly
-after the group, which is never read a third time. Every changed asset arrives.
+after the group, which is never read a third time. Under keyset tokens the same story costs
+one request per page of changes: one seek, then the query's own tokens, followed (no overlap,
+no second pass). Every changed asset arrives in both.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
-import pytest
 
 from assets_sync.auth import BasicAuth, SecretStr
 from assets_sync.client import AssetsClient, Page, Params, PendingPage
@@ -47,8 +47,10 @@ class RecordingClient(AssetsClient):
         return super().list_page(params, sent)
 
 
-@pytest.mark.parametrize("token_mode", ["offset", "keyset"])
-def test_bulk_edit_larger_than_a_page_plus_spread_changes(token_mode: TokenMode) -> None:
+def _changes_then_incremental(
+    token_mode: TokenMode,
+) -> tuple[set[str], set[str], dict[str, dict[str, object]], MemorySink, RecordingClient, int]:
+    """Full sync, spread changes, one bulk edit, then the incremental under test."""
     config = EmulatorConfig(
         assets=2_000, seed=11, token_mode=token_mode, api_key=KEY, api_secret=SECRET
     )
@@ -65,16 +67,26 @@ def test_bulk_edit_larger_than_a_page_plus_spread_changes(token_mode: TokenMode)
             client.queries.clear()
             report = run_sync(client, sink, STREAM, CONFIG)
         truth = {a["id"]: a for a in emu.truth()}
+    assert report.counts.requests == len(client.queries)
+    return bulk, spread, truth, sink, client, report.counts.tie_groups
 
-    stamps = {parse_iso_ms(truth[i]["updatedAt"]) for i in bulk}
+
+def _check_arrived(
+    bulk: set[str], spread: set[str], truth: dict[str, dict[str, object]], sink: MemorySink
+) -> int:
+    stamps = {parse_iso_ms(str(truth[i]["updatedAt"])) for i in bulk}
     assert len(stamps) == 1  # one bulk edit: one ms
     (t,) = stamps
     changed = bulk | spread
     for i in changed:
-        assert sink.current[i] == parse_iso_ms(truth[i]["updatedAt"]), i
+        assert sink.current[i] == parse_iso_ms(str(truth[i]["updatedAt"])), i
+    return t
 
+
+def test_offset_tokens_bulk_edit_larger_than_a_page_plus_spread_changes() -> None:
+    bulk, spread, truth, sink, client, tie_groups = _changes_then_incremental("offset")
+    t = _check_arrived(bulk, spread, truth, sink)
     queries = client.queries
-    assert report.counts.requests == len(queries)
     is_tie = [parse_iso_ms(q["updatedBefore"]) == t + 1 for q in queries]
     tie = [q for q, x in zip(queries, is_tie, strict=True) if x]
     seeks = [q for q, x in zip(queries, is_tie, strict=True) if not x]
@@ -90,5 +102,21 @@ def test_bulk_edit_larger_than_a_page_plus_spread_changes(token_mode: TokenMode)
     # one page's worth here), the page that meets the group, the seek after it
     still_spread = len(spread - bulk)
     assert len(seeks) <= math.ceil(still_spread / 100) + 1 + 2
-    assert report.counts.requests <= math.ceil(still_spread / 100) + 3 + 2 * math.ceil(BULK / 100)
-    assert report.counts.tie_groups == 1
+    assert len(queries) <= math.ceil(still_spread / 100) + 3 + 2 * math.ceil(BULK / 100)
+    assert tie_groups == 1
+
+
+def test_keyset_tokens_are_followed_without_overlap_or_second_pass() -> None:
+    """Keyset tokens cannot skip: the listing follows them, and meets target 5's bound."""
+    bulk, spread, truth, sink, client, tie_groups = _changes_then_incremental("keyset")
+    _check_arrived(bulk, spread, truth, sink)
+    queries = client.queries
+    changed = len(bulk | spread)
+    assert len(queries) <= math.ceil(changed / 100) + 2
+    assert tie_groups == 0  # the group is listed once, by its tokens
+    # one seek, then tokens: every page after the first continues the same query
+    assert "paginationToken" not in queries[0]
+    first = {k: v for k, v in queries[0].items()}
+    for q in queries[1:]:
+        assert "paginationToken" in q
+        assert {k: v for k, v in q.items() if k != "paginationToken"} == first

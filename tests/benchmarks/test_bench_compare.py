@@ -64,3 +64,31 @@ def test_counts_are_short_in_the_table() -> None:
         sys.path.remove(str(ROOT / "benchmarks"))
     counts = (None, 0, 9_999, 19_578, 4_117_424)
     assert [_count(n) for n in counts] == ["-", "0", "9999", "19.6k", "4.12M"]
+
+
+def test_target_5_verdicts_count_every_change_the_window_holds() -> None:
+    """The bulk edit's window also re-reads the spread changes still inside the lookback: its
+    bound is taken over both. The spread run's bound is over its own changes."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_compare import targets
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = {
+        "floor": {"wall_s": 10.0, "work_s": 10.0},
+        "engine": {"wall_s": 12.0, "work_s": 12.0, "peak_rss_mb": 200},
+        "engine-noop": {"requests": 1},
+        "engine-1pct": {"requests": 102, "changed": 10_000, "work_s": 0.2},
+        "engine-1pct-bulk": {"requests": 199, "changed": 10_000, "also_in_lookback": 10_000},
+    }
+    verdicts = {t["target"]: t for t in targets({"compare": {"rows": rows, "assets": 10**6}})}
+    spread = verdicts["5. 1% changed (spread in time): requests <= ceil(changed/100)+2 (engine)"]
+    bulk = verdicts[
+        "5. 1% changed (one bulk edit, one ms): requests <= ceil(changed/100)+2 (engine)"
+    ]
+    assert spread["holds"] and "limit 102" in spread["measured"]
+    assert bulk["holds"] and "ceil/100+2 = 202" in bulk["measured"]
+    rows["engine-1pct"]["requests"] = 103
+    rows["engine-1pct-bulk"]["requests"] = 203
+    verdicts = {t["target"]: t for t in targets({"compare": {"rows": rows, "assets": 10**6}})}
+    assert not any(v["holds"] for k, v in verdicts.items() if "requests <=" in k)
