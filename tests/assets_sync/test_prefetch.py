@@ -134,6 +134,38 @@ def test_paginate_hints_each_next_seek_and_a_moved_bound_overrides_the_hint() ->
     assert got == list(range(1, 14))  # every instant below the new bound, once
 
 
+def test_paginate_hints_each_next_keyset_page_and_none_once_the_bound_moved() -> None:
+    """Under keyset tokens each hint is the next page's query with its token; after the bound
+    moves, no hint names the old query, and the seek that follows is hinted again."""
+    api = FakeApi([make_asset(i, 1 + i) for i in range(30)], token_mode="keyset")
+    hints: list[Params] = []
+    asked: list[Params] = []
+    bound = {"hi": 40}
+    settings = ApiSettings(base_url="http://fake/v1")
+    with AssetsClient(settings, transport=api.transport(), limiter=NoLimit()) as client:
+
+        def fetch(params: Params) -> object:
+            asked.append(tuple(params))
+            return client.list_page(params)
+
+        steps = paginate(
+            fetch,  # type: ignore[arg-type]
+            Window(0, 40),
+            page_size=5,
+            bound=lambda: bound["hi"],
+            prefetch=hints.append,
+        )
+        first, second = next(steps), next(steps)
+        assert hints[0] == asked[1] and "paginationToken" in dict(hints[0])
+        assert len(hints) == 2 and "paginationToken" in dict(hints[1])  # step 3's, sent ahead
+        bound["hi"] = 14
+        rest = list(steps)
+    assert hints[1] != asked[2] and "paginationToken" not in dict(asked[2])  # a seek instead
+    assert all("paginationToken" not in dict(h) for h in hints[2:])
+    got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
+    assert got == list(range(1, 14))
+
+
 def test_nothing_is_sent_ahead_while_unwanted() -> None:
     """The engine stops sending ahead once the server throttles (`wanted`)."""
     config = EmulatorConfig(assets=20, seed=3, api_key="k", api_secret="s")
