@@ -20,6 +20,11 @@ SYNC_COUNTS = (
     "requests",
     "retries",
     "throttled",
+    # how the pages were listed (assets_sync/pagination.py): records re-read at seek
+    # boundaries and dropped, tie groups read in passes, pages asked with a keyset token
+    "overlap_dropped",
+    "tie_groups",
+    "keyset_follows",
 )
 
 

@@ -48,8 +48,10 @@ def test_sync_materializes_with_metadata_and_checks(
     assert md["fetched"] >= len(truth)
     assert md["new"] == len(truth)
     for key in ("updated", "unchanged", "rejected", "pages", "retries", "throttled",
+                "overlap_dropped", "tie_groups", "keyset_follows",
                 "watermark_before", "watermark_after", "duration_s", "summary"):  # fmt: skip
         assert key in md
+    assert md["keyset_follows"] == 0  # the fixture's emulator hands out offset tokens
     assert "| new |" in str(md["summary"])
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["unique_ids"].passed
