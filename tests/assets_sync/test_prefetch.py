@@ -103,66 +103,58 @@ def test_the_prefetcher_uses_a_request_only_for_the_page_it_was_sent_for() -> No
         assert len(client.list_page(first).assets) == 5  # the pool still works
 
 
+def _hinted_listing_split_after_two_steps(
+    token_mode: str,
+) -> tuple[int, list[Params], list[Params], list[int]]:
+    """One asset per ms (1..30), page size 5, listed with `prefetch`; after two steps the bound
+    drops from 40 to 14 (a split). Returns how many hints the two steps gave, every hint,
+    every query asked, and the instants listed."""
+    api = FakeApi([make_asset(i, 1 + i) for i in range(30)], token_mode=token_mode)
+    hints: list[Params] = []
+    asked: list[Params] = []
+    bound = {"hi": 40}
+    settings = ApiSettings(base_url="http://fake/v1")
+    with AssetsClient(settings, transport=api.transport(), limiter=NoLimit()) as client:
+
+        def fetch(params: Params) -> object:
+            asked.append(tuple(params))
+            return client.list_page(params)
+
+        steps = paginate(
+            fetch,  # type: ignore[arg-type]
+            Window(0, 40),
+            page_size=5,
+            bound=lambda: bound["hi"],
+            prefetch=hints.append,
+        )
+        first, second = next(steps), next(steps)
+        before_split = len(hints)
+        bound["hi"] = 14  # a split after step 2's hint
+        rest = list(steps)
+    got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
+    return before_split, hints, asked, got
+
+
 def test_paginate_hints_each_next_seek_and_a_moved_bound_overrides_the_hint() -> None:
     """Each hint is the next seek's exact parameters; when the bound moves in between, the
     seek asks for the new bound and the listing is the same as without hints."""
-    api = FakeApi([make_asset(i, 1 + i) for i in range(30)])  # one asset per ms, 1..30
-    hints: list[Params] = []
-    asked: list[Params] = []
-    bound = {"hi": 40}
-    settings = ApiSettings(base_url="http://fake/v1")
-    with AssetsClient(settings, transport=api.transport(), limiter=NoLimit()) as client:
-
-        def fetch(params: Params) -> object:
-            asked.append(tuple(params))
-            return client.list_page(params)
-
-        steps = paginate(
-            fetch,  # type: ignore[arg-type]
-            Window(0, 40),
-            page_size=5,
-            bound=lambda: bound["hi"],
-            prefetch=hints.append,
-        )
-        first, second = next(steps), next(steps)
-        assert hints[0] == asked[1]  # the hint given with step 1 is the seek of step 2
-        bound["hi"] = 14  # a split after step 2's hint
-        rest = list(steps)
+    before_split, hints, asked, got = _hinted_listing_split_after_two_steps("offset")
+    assert hints[0] == asked[1]  # the hint given with step 1 is the seek of step 2
+    assert before_split == 2
     assert hints[1] != asked[2] and dict(asked[2])["updatedBefore"].endswith("00.014Z")
     assert all(h == a for h, a in zip(hints[2:], asked[3:], strict=False))
-    got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
     assert got == list(range(1, 14))  # every instant below the new bound, once
 
 
-def test_paginate_hints_each_next_keyset_page_and_none_once_the_bound_moved() -> None:
-    """Under keyset tokens each hint is the next page's query with its token; after the bound
-    moves, no hint names the old query, and the seek that follows is hinted again."""
-    api = FakeApi([make_asset(i, 1 + i) for i in range(30)], token_mode="keyset")
-    hints: list[Params] = []
-    asked: list[Params] = []
-    bound = {"hi": 40}
-    settings = ApiSettings(base_url="http://fake/v1")
-    with AssetsClient(settings, transport=api.transport(), limiter=NoLimit()) as client:
-
-        def fetch(params: Params) -> object:
-            asked.append(tuple(params))
-            return client.list_page(params)
-
-        steps = paginate(
-            fetch,  # type: ignore[arg-type]
-            Window(0, 40),
-            page_size=5,
-            bound=lambda: bound["hi"],
-            prefetch=hints.append,
-        )
-        first, second = next(steps), next(steps)
-        assert hints[0] == asked[1] and "paginationToken" in dict(hints[0])
-        assert len(hints) == 2 and "paginationToken" in dict(hints[1])  # step 3's, sent ahead
-        bound["hi"] = 14
-        rest = list(steps)
+def test_paginate_hints_each_next_keyset_page_and_seeks_once_the_bound_moved() -> None:
+    """Under keyset tokens each hint is the next page's query with its token; once the bound
+    moves, the listing seeks instead of taking the hint, and no later hint is a token's."""
+    before_split, hints, asked, got = _hinted_listing_split_after_two_steps("keyset")
+    assert hints[0] == asked[1] and "paginationToken" in dict(hints[0])
+    assert before_split == 2 and "paginationToken" in dict(hints[1])  # step 3's, sent ahead
     assert hints[1] != asked[2] and "paginationToken" not in dict(asked[2])  # a seek instead
+    assert dict(asked[2])["updatedBefore"].endswith("00.014Z")
     assert all("paginationToken" not in dict(h) for h in hints[2:])
-    got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
     assert got == list(range(1, 14))
 
 
