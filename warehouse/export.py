@@ -2,16 +2,18 @@
 
 Layout under `dest` (a local folder or `s3://bucket/prefix`):
 
-    snapshots/<id>/assets/created_month=YYYY-MM/part-<id>-<n>.parquet        sorted by created_at
-    snapshots/<id>/asset_versions/updated_month=YYYY-MM/part-<id>-<n>.parquet sorted by updated_at
-    snapshots/<id>/asset_lineage/relation=<r>/part-<id>-<n>.parquet          sorted by asset_id
+    snapshots/<id>/assets/snapshot=<id>/created_month=YYYY-MM/part-<id>-<n>.parquet
+    snapshots/<id>/asset_versions/snapshot=<id>/updated_month=YYYY-MM/part-<id>-<n>.parquet
+    snapshots/<id>/asset_lineage/snapshot=<id>/relation=<r>/part-<id>-<n>.parquet
     snapshots/<id>/_manifest.json      tables, row counts and files of the snapshot
     _CURRENT.json                      the manifest of the current snapshot (written LAST)
     assets, asset_versions, asset_lineage   local only: symlinks into the current snapshot
 
-Months are UTC; `unknown` holds rows without a date. Hive partitions let a reader filtering on
-`created_month`/`updated_month` skip whole files, and sorted files with row-group statistics
-let a filter on `created_at`/`updated_at` skip row groups.
+Files are sorted by created_at / updated_at / asset_id. Months are UTC; `unknown` holds rows
+without a date. Hive partitions let a reader filtering on `created_month`/`updated_month` skip
+whole files, and sorted files with row-group statistics let a filter on `created_at`/`updated_at`
+skip row groups. `snapshot` (a hive column too: which export a row was read from) is there for
+the convenient reads below.
 
 Atomicity for readers. A snapshot directory is immutable once written and is published by
 one atomic step: `_CURRENT.json` replaced by rename (local) or a single PUT (S3), and locally
@@ -19,11 +21,19 @@ each dataset symlink replaced by `os.replace` of a fresh symlink.
 * Strict (every destination, and the only way on S3): read `_CURRENT.json` (or call
   `current_snapshot(dest)`) once and read under that snapshot's path. Nothing there changes,
   and all three tables come from the same warehouse transaction.
-* Convenient (local): read `dest/assets/**/*.parquet`. A single open of a file resolves the
-  symlink once, and file names carry the snapshot id, so a reader can never combine files of
-  two snapshots: a glob that straddles a swap either sees one snapshot, or fails with
-  "file not found" when it opens a name listed from the other one (retry). Old snapshots stay
-  for `grace` after being superseded, so a reader that resolved the old one finishes.
+* Convenient (local): read `dest/assets/**/*.parquet`. A glob re-resolves the symlink at
+  every folder it opens, every entry it stats and every file it opens. DuckDB's lister also
+  skips, silently, an entry whose stat fails. Without the `snapshot=<id>` level (the month
+  folders have the same names in every snapshot), a swap in the middle of a glob dropped a
+  month: its folder was opened in the old snapshot, its file's stat went to the new one and
+  failed, and the other months were listed in the new one. That read returned one snapshot
+  with a month missing, and no error (seen once in CI). With the level, every path under the
+  link names its snapshot, and only that snapshot holds it. Once the link moves, no path
+  listed before resolves: the later listings come back empty, and every file open fails.
+  Files are opened only after the glob is complete, so a read that straddles a swap fails
+  with "No such file" or "No files found" (retry) instead of returning a partial or mixed
+  snapshot. Old snapshots stay for `grace` after being superseded, so a reader that resolved
+  the old one finishes.
 Garbage collection, at the end of each export, deletes complete snapshots superseded (by a
 later complete one) more than `grace` ago, and partial snapshots (no `_manifest.json`: a crashed
 export) started more than `grace` ago; never the current one. `grace` must therefore exceed
@@ -64,6 +74,8 @@ CURRENT = "_CURRENT.json"
 #: Where the export's rows wait to be sorted (else `TMPDIR`, else the system's default).
 SPILL_DIR_ENV = "ASSETS_SYNC_EXPORT_SPILL_DIR"
 MANIFEST = "_manifest.json"
+#: The hive level under each dataset naming its snapshot (what keeps a racing glob honest).
+SNAPSHOT_KEY = "snapshot"
 SNAPSHOTS = "snapshots"
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 #: Rows per batch of the DuckDB scan (about 14 MB of assets with `raw`); files get `batch_rows`.
@@ -236,7 +248,7 @@ def export_parquet(
         "created_at": now.isoformat(),
         "rows": rows,
         "files": files,
-        "partitioning": {t.name: t.partition for t in TABLES},
+        "partitioning": {t.name: [SNAPSHOT_KEY, t.partition] for t in TABLES},
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     _put(target, f"{snap_rel}/{MANIFEST}", body)
@@ -337,7 +349,7 @@ def _write_table(
                 if writer is None or in_file >= max_rows_per_file:
                     if writer is not None:
                         writer.close()
-                    folder = f"{table.name}/{table.partition}={part}"
+                    folder = f"{table.name}/{SNAPSHOT_KEY}={snap}/{table.partition}={part}"
                     rel = f"{folder}/part-{snap}-{len(files)}.parquet"
                     target.fs.create_dir(target.path(snap_rel, folder), recursive=True)
                     writer = pq.ParquetWriter(
@@ -353,7 +365,7 @@ def _write_table(
                 writer.close()
                 writer = None
         if not files:  # an empty table is still a readable dataset
-            folder = f"{table.name}/{table.partition}=unknown"
+            folder = f"{table.name}/{SNAPSHOT_KEY}={snap}/{table.partition}=unknown"
             rel = f"{folder}/part-{snap}-0.parquet"
             target.fs.create_dir(target.path(snap_rel, folder), recursive=True)
             pq.write_table(schema.empty_table(), target.path(snap_rel, rel), filesystem=target.fs)

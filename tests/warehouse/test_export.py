@@ -54,8 +54,16 @@ def test_readers_and_layout(wh: DuckDBSink, tmp_path: Path) -> None:
     ).fetchall()
     assert [m for m, _ in months] == [f"2026-{m:02d}" for m in range(1, 11)]
     assert sum(c for _, c in months) == 300
-    # One month of versions is one folder: a month filter never opens the other files.
-    assert sorted(p.name for p in (dest / "asset_versions").iterdir())[0] == "updated_month=2026-01"
+    # Under each dataset, one folder names the snapshot (a hive column too); under it, one
+    # month of versions is one folder: a month filter never opens the other files.
+    level = f"snapshot={result.snapshot}"
+    assert [p.name for p in (dest / "asset_versions").iterdir()] == [level]
+    assert sorted(p.name for p in (dest / "asset_versions" / level).iterdir())[0] == (
+        "updated_month=2026-01"
+    )
+    assert duckdb.sql(
+        f"SELECT DISTINCT snapshot FROM read_parquet('{glob}', hive_partitioning=true)"
+    ).fetchall() == [(result.snapshot,)]
     versions = pl.scan_parquet(f"{dest}/asset_versions/**/*.parquet", hive_partitioning=True)
     jan = versions.filter(pl.col("updated_month") == "2026-01").select(pl.len()).collect()
     in_january = wh.connection.execute(
@@ -158,6 +166,41 @@ def test_readers_never_see_a_mix_of_snapshots(wh: DuckDBSink, tmp_path: Path) ->
     for snapshots, count in seen:
         assert len(snapshots) == 1, f"a read mixed snapshots {snapshots}"
         assert expected[snapshots.pop()] == count  # and saw all of that snapshot's rows
+
+
+def test_a_read_straddling_a_swap_fails_instead_of_missing_partitions(
+    wh: DuckDBSink, tmp_path: Path
+) -> None:
+    """A glob lists the dataset's folder, then each folder under it (stat-ing each entry by
+    path, and skipping one whose stat fails), then opens the files, every step through the
+    symlink. Here those steps are taken by hand with a swap between them. Month folders have
+    the same names in every snapshot: without the `snapshot=<id>` level, a month whose folder
+    was opened before the swap lost its file (stat in the new snapshot: skipped) while the
+    others were listed in the new one, a read of one snapshot with a month missing (seen once
+    in CI). With it, every path listed before the swap names the old snapshot and is gone
+    after it: the read fails, and the reader retries."""
+    fill(wh, 0, 200)
+    old = export_parquet(wh.connection, str(tmp_path), batch_rows=32)
+    link = tmp_path / "assets"
+    assert os.listdir(link) == [f"snapshot={old.snapshot}"]
+    months = os.listdir(link / f"snapshot={old.snapshot}")
+    assert len(months) == 10
+    fill(wh, 1000, 50)
+    new = export_parquet(wh.connection, str(tmp_path), batch_rows=32)  # the swap, mid-read
+    for month in months:
+        with pytest.raises(FileNotFoundError):
+            os.listdir(link / f"snapshot={old.snapshot}" / month)
+    for rel in old.files["assets"]:
+        with pytest.raises(FileNotFoundError):
+            os.stat(tmp_path / rel)
+    listed = [str(tmp_path / rel) for rel in old.files["assets"]]  # as listed before the swap
+    assert all(rel.startswith(f"assets/snapshot={old.snapshot}/") for rel in old.files["assets"])
+    with pytest.raises(duckdb.IOException, match=r"No files found|No such file"):
+        duckdb.sql(f"SELECT count(*) FROM read_parquet({listed!r})").fetchall()
+    glob = f"{tmp_path}/assets/**/*.parquet"
+    assert duckdb.sql(
+        f"SELECT snapshot, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
+    ).fetchall() == [(new.snapshot, 250)]
 
 
 def test_old_snapshots_are_collected_after_the_grace_period(wh: DuckDBSink, tmp_path: Path) -> None:
