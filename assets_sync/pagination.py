@@ -58,7 +58,10 @@ Why nothing present throughout the listing is skipped:
   therefore ends a listing that has returned every such record `< L`: the cursor `L - 1` is
   safe, and a resumed seek re-reads `L`. A token is trusted only when it names the page's
   last record: an offset token, or a keyset-shaped one naming another record, is sought past
-  as in step 1. A keyset token that does not move forward raises `PaginationLoopError`.
+  as in step 1. A keyset token that does not move forward raises `PaginationLoopError`:
+  "forward" is judged within one followed query. After a re-seek (the bound moved) the new
+  query re-reads the instant `L` from its start, and its pages list again, legitimately,
+  ids the listing had before the seek; those are dropped as seen, not taken for a loop.
 - Limits (documented, not defended): a record entering the group at the OLD timestamp `L`
   (a late commit) and leaving it again within the same pass, repeatedly; and an API whose order
   inside a tie is not stable between requests (passes then disagree until the bound, which
@@ -194,6 +197,10 @@ def paginate(
     follow: Params | None = None  # the next page of a keyset listing, asked with its token
     follow_hi = hi  # the upper bound of the query `follow` continues
     position: tuple[int, str] | None = None  # where the followed keyset listing stands
+    # The ids this keyset listing (since its seek) has listed at `position`'s instant. Not
+    # `boundary_ids`: that set also holds what was listed before a re-seek, which the re-read
+    # of a tie group lists again, legitimately, across as many followed pages as it spans.
+    followed_ids: set[str] = set()
     while True:
         if bound is not None:
             hi = min(hi, bound())
@@ -205,6 +212,7 @@ def paginate(
             stats.keyset_follows += 1
         else:  # a fresh seek (also when the bound moved under a keyset listing)
             query, follow_hi, position = _seek(common, key, cursor, hi), hi, None
+            followed_ids = set()
         follow = None
         page = fetch(query)
         stats.requests += 1
@@ -231,17 +239,22 @@ def paginate(
             # A keyset token naming the page's last record: following it cannot skip, so the
             # next page needs no overlap, and a tie group needs no second pass.
             # Every record of a followed page lies after the previous position: a last record
-            # already listed at the same instant, or an earlier instant, means the API loops.
+            # this listing already listed at the same instant, or an earlier instant, means
+            # the API loops.
             if position is not None and (
-                last < position[0] or (boundary_ts == last and ids[-1] in boundary_ids)
+                last < position[0] or (last == position[0] and ids[-1] in followed_ids)
             ):
                 raise PaginationLoopError(
                     f"a keyset token did not advance past {format_iso_ms(position[0])}"
                 )
+            at_last = {i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None}
+            if position is not None and position[0] == last:
+                followed_ids |= at_last
+            else:
+                followed_ids = set(at_last)
             position = (last, ids[-1] or "")
             follow = (*_without_token(query), ("paginationToken", page.next_token))
             cursor = max(cursor, last - 1)
-            at_last = {i for i, ts in zip(ids, stamps, strict=True) if ts == last and i is not None}
             if boundary_ts == last:
                 boundary_ids |= at_last
             else:

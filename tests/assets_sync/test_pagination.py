@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from assets_sync.client import AssetsClient, Page, Params
 from assets_sync.config import ApiSettings
 from assets_sync.errors import PaginationLoopError, UnstableListingError
-from assets_sync.pagination import BY_CREATED, BY_UPDATED, PaginationStats, paginate
+from assets_sync.pagination import BY_CREATED, BY_UPDATED, PaginationStats, Step, paginate
 from assets_sync.ratelimit import NoLimit
 from assets_sync.retry import FAST_RETRY
 from assets_sync.windows import Window, parse_iso_ms
@@ -73,40 +73,53 @@ def offset_mutator(mutations: list[Any], touched: set[str]) -> Any:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    stamps=st.lists(st.integers(1, 39), min_size=0, max_size=60),
+    # one instant drawn often: tie groups of several pages, which a split may fall inside
+    stamps=st.lists(st.integers(1, 39) | st.just(12), min_size=0, max_size=60),
     page_size=st.integers(1, 7),
     mutations=st.lists(mutation, max_size=40),
     token_mode=st.sampled_from(["offset", "keyset", "keyset-skewed"]),
+    shrink=st.none() | st.tuples(st.integers(0, 12), st.integers(2, 40)),
 )
+# a split two followed pages into a group: the re-read's second page ends at a seen id
+@example(stamps=[12] * 3, page_size=1, mutations=[], token_mode="keyset", shrink=(2, 20))
 def test_every_unchanged_asset_arrives_and_cursors_are_safe(
-    stamps: list[int], page_size: int, mutations: list[Any], token_mode: str
+    stamps: list[int],
+    page_size: int,
+    mutations: list[Any],
+    token_mode: str,
+    shrink: tuple[int, int] | None,
 ) -> None:
     """Under offset tokens (seek and tie passes), keyset tokens (followed) and keyset-shaped
-    tokens that name another record (not trusted: sought past like offset ones)."""
+    tokens that name another record (not trusted: sought past like offset ones); `shrink`:
+    after that many steps the bound is lowered (a split), maybe inside a tie group."""
     assets = [make_asset(i, ts) for i, ts in enumerate(stamps)]
     touched: set[str] = set()
     api = FakeApi(assets, on_request=offset_mutator(mutations, touched), token_mode=token_mode)
+    bound = {"hi": WINDOW.hi_ms}
     with client_for(api) as client:
         seen: dict[str, int] = {}
         last_cursor = WINDOW.lo_ms
-        steps = list(
-            paginate(
-                client.list_page, WINDOW, page_size=page_size, max_tie_passes=50, sleep=no_sleep
-            )
-        )
-        for step in steps:
+        steps: list[tuple[Step, int]] = []  # with the cursor the engine commits (clamped)
+        for step in paginate(
+            client.list_page, WINDOW, page_size=page_size, max_tie_passes=50, sleep=no_sleep,
+            bound=lambda: bound["hi"],
+        ):  # fmt: skip
+            steps.append((step, min(step.cursor_ms, bound["hi"] - 1)))
+            if shrink is not None and len(steps) == shrink[0]:
+                bound["hi"] = max(min(bound["hi"], shrink[1]), steps[-1][1] + 1)
+        for step, cursor in steps:
             for r in step.records:
                 seen.setdefault(r["id"], parse_iso_ms(r["updatedAt"]))
-            assert step.cursor_ms >= last_cursor
-            last_cursor = step.cursor_ms
+            assert cursor >= last_cursor
+            last_cursor = cursor
             # commit safety: every never-touched asset at or below the cursor is already seen
             for a in assets:
                 ts = parse_iso_ms(a["updatedAt"])
-                if a["id"] not in touched and ts <= step.cursor_ms:
-                    assert a["id"] in seen, (a["id"], ts, step.cursor_ms)
-        assert steps[-1].done and steps[-1].cursor_ms == WINDOW.hi_ms - 1
+                if a["id"] not in touched and ts <= cursor:
+                    assert a["id"] in seen, (a["id"], ts, cursor)
+        assert steps[-1][0].done and steps[-1][0].cursor_ms == bound["hi"] - 1
     for a in assets:
-        if a["id"] not in touched:
+        if a["id"] not in touched and parse_iso_ms(a["updatedAt"]) < bound["hi"]:
             assert seen.get(a["id"]) == parse_iso_ms(a["updatedAt"])
 
 
@@ -538,6 +551,33 @@ def test_a_bound_moved_under_a_keyset_listing_turns_it_back_into_a_seek() -> Non
     got = [parse_iso_ms(a["updatedAt"]) for s in [first, second, *rest] for a in s.records]
     assert got == list(range(1, 17))  # the seek re-read ms 10 and dropped it as seen
     assert rest[-1].done and rest[-1].cursor_ms == 16
+
+
+def test_a_bound_moved_inside_a_tie_group_re_reads_it_by_tokens_without_a_false_loop() -> None:
+    """Following a 23-asset group at ms 12 (page size 5), the bound moves after three pages:
+    the new seek re-reads the group from its start, and its second followed page ends at an id
+    listed before the seek. That is the re-read catching up, not a loop (it was taken for one
+    when the engine split a slice inside the e2e story's 200-asset group). Every asset once."""
+    assets = [make_asset(i, 2 + i) for i in range(3)]
+    assets += [make_asset(100 + i, 12) for i in range(23)]
+    assets += [make_asset(200 + i, 20 + i) for i in range(6)]
+    api = FakeApi(assets, token_mode="keyset")
+    bound = {"hi": 40}
+    stats = PaginationStats()
+    with client_for(api) as client:
+        steps = paginate(
+            client.list_page, WINDOW, page_size=5, bound=lambda: bound["hi"], stats=stats
+        )
+        head = [next(steps) for _ in range(3)]  # 3 spread + 12 of the group
+        bound["hi"] = 30
+        rest = list(steps)
+    assert "paginationToken" not in api.requests[3]  # the re-seek
+    assert parse_iso_ms(api.requests[3]["updatedAfter"]) == 11
+    assert "paginationToken" in api.requests[4]  # its pages followed again, through the group
+    got = [r["id"] for s in [*head, *rest] for r in s.records]
+    assert sorted(got) == sorted(a["id"] for a in assets)  # each once
+    assert stats.overlap_dropped == 12  # the group's part listed before the seek, re-read
+    assert rest[-1].done and rest[-1].cursor_ms == 29
 
 
 def test_a_keyset_token_that_does_not_advance_is_a_loop() -> None:
