@@ -7,6 +7,7 @@ Public API:
     WarehouseError, WarehouseBusyError
     warehouse.status.warehouse_status(con)                 per-stream status for the CLI
     warehouse.export.export_parquet(con_or_path, dest)     atomic Parquet snapshots
+    warehouse.snapshots.current_snapshot(dest)             the current snapshot, to read under
 """
 
 from warehouse.errors import WarehouseBusyError, WarehouseError

@@ -12,32 +12,12 @@ Layout under `dest` (a local folder or `s3://bucket/prefix`):
 Files are sorted by created_at / updated_at / asset_id. Months are UTC; `unknown` holds rows
 without a date. Hive partitions let a reader filtering on `created_month`/`updated_month` skip
 whole files, and sorted files with row-group statistics let a filter on `created_at`/`updated_at`
-skip row groups. `snapshot` (a hive column too: which export a row was read from) is there for
-the convenient reads below.
+skip row groups. `snapshot` (a hive column too: which export a row was read from) keeps the
+convenient reads through the local links whole (`warehouse.snapshots`).
 
-Atomicity for readers. A snapshot directory is immutable once written and is published by
-one atomic step: `_CURRENT.json` replaced by rename (local) or a single PUT (S3), and locally
-each dataset symlink replaced by `os.replace` of a fresh symlink.
-* Strict (every destination, and the only way on S3): read `_CURRENT.json` (or call
-  `current_snapshot(dest)`) once and read under that snapshot's path. Nothing there changes,
-  and all three tables come from the same warehouse transaction.
-* Convenient (local): read `dest/assets/**/*.parquet`. A glob re-resolves the symlink at
-  every folder it opens, every entry it stats and every file it opens. DuckDB's lister also
-  skips, silently, an entry whose stat fails. Without the `snapshot=<id>` level (the month
-  folders have the same names in every snapshot), a swap in the middle of a glob dropped a
-  month: its folder was opened in the old snapshot, its file's stat went to the new one and
-  failed, and the other months were listed in the new one. That read returned one snapshot
-  with a month missing, and no error (seen once in CI). With the level, every path under the
-  link names its snapshot, and only that snapshot holds it. Once the link moves, no path
-  listed before resolves: the later listings come back empty, and every file open fails.
-  Files are opened only after the glob is complete, so a read that straddles a swap fails
-  with "No such file" or "No files found" (retry) instead of returning a partial or mixed
-  snapshot. Old snapshots stay for `grace` after being superseded, so a reader that resolved
-  the old one finishes.
-Garbage collection, at the end of each export, deletes complete snapshots superseded (by a
-later complete one) more than `grace` ago, and partial snapshots (no `_manifest.json`: a crashed
-export) started more than `grace` ago; never the current one. `grace` must therefore exceed
-both the longest read of a snapshot and the longest export.
+Publication (`warehouse.snapshots`): a snapshot is written whole, then made current in one
+atomic step; readers see one whole export. How to read strictly or through the local links,
+and when old snapshots are collected: that module's docstring.
 
 Memory does not grow with the warehouse. DuckDB only scans each table (unordered Arrow
 batches); the rows wait on local disk by partition (`warehouse.partition_sort`, Arrow files
@@ -52,12 +32,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
@@ -69,15 +47,22 @@ from warehouse.connection import export_memory_limit, memory_limit_for
 from warehouse.errors import WarehouseError
 from warehouse.partition_sort import DEFAULT_MAX_BUCKET_BYTES, PartitionSorter, SpillError
 from warehouse.sink import DuckDBSink, open_warehouse
+from warehouse.snapshots import (
+    MANIFEST,
+    SNAPSHOT_KEY,
+    SNAPSHOTS,
+    Destination,
+    collect_garbage,
+    new_snapshot_id,
+    publish,
+    put,
+    resolve_destination,
+)
+from warehouse.snapshots import current_snapshot as current_snapshot  # re-exported
+from warehouse.snapshots import read_current as read_current  # re-exported
 
-CURRENT = "_CURRENT.json"
 #: Where the export's rows wait to be sorted (else `TMPDIR`, else the system's default).
 SPILL_DIR_ENV = "ASSETS_SYNC_EXPORT_SPILL_DIR"
-MANIFEST = "_manifest.json"
-#: The hive level under each dataset naming its snapshot (what keeps a racing glob honest).
-SNAPSHOT_KEY = "snapshot"
-SNAPSHOTS = "snapshots"
-_STAMP = "%Y%m%dT%H%M%S%fZ"
 #: Rows per batch of the DuckDB scan (about 14 MB of assets with `raw`); files get `batch_rows`.
 _SCAN_ROWS = 8192
 
@@ -124,66 +109,6 @@ class ExportResult:
     removed_snapshots: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Destination:
-    """A resolved destination: a pyarrow filesystem and the root path inside it."""
-
-    fs: pafs.FileSystem
-    root: str
-    uri: str
-    local: bool
-
-    def path(self, *parts: str) -> str:
-        return "/".join([self.root.rstrip("/"), *parts])
-
-    def display(self, *parts: str) -> str:
-        return "/".join([self.uri.rstrip("/"), *parts])
-
-
-def resolve_destination(
-    dest: str,
-    filesystem: pafs.FileSystem | None = None,
-    s3_endpoint: str | None = None,
-    s3_region: str | None = None,
-) -> Destination:
-    """Local folder or `s3://bucket/prefix`.
-
-    S3 credentials come from the standard AWS chain (env `AWS_ACCESS_KEY_ID`/
-    `AWS_SECRET_ACCESS_KEY`, profiles, instance roles); the endpoint from `s3_endpoint`, else
-    env `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (S3-compatible stores, tests); the region
-    from `s3_region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`.
-    """
-    parsed = urlparse(dest)
-    if parsed.scheme == "s3":
-        root = (parsed.netloc + parsed.path).rstrip("/")
-        if filesystem is None:
-            endpoint = (
-                s3_endpoint
-                or os.environ.get("AWS_ENDPOINT_URL_S3")
-                or os.environ.get("AWS_ENDPOINT_URL")
-            )
-            # allow_delayed_open: a file smaller than one part is a single PUT instead of a
-            # multipart upload (fewer requests; also sidesteps moto 5.2's broken
-            # CompleteMultipartUpload response, getmoto/moto#10055, in the tests).
-            kwargs: dict[str, object] = {
-                "allow_delayed_open": True,
-                "region": s3_region
-                or os.environ.get("AWS_REGION")
-                or os.environ.get("AWS_DEFAULT_REGION")
-                or "us-east-1",
-            }
-            if endpoint:
-                ep = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
-                kwargs["endpoint_override"] = ep.netloc
-                kwargs["scheme"] = ep.scheme
-            filesystem = pafs.S3FileSystem(**kwargs)
-        return Destination(filesystem, root, dest.rstrip("/"), local=False)
-    if parsed.scheme not in ("", "file"):
-        raise WarehouseError(f"unsupported export destination {dest!r}: a folder or s3://")
-    root = os.path.abspath(parsed.path if parsed.scheme == "file" else dest)
-    return Destination(filesystem or pafs.LocalFileSystem(), root, root, local=True)
-
-
 def export_parquet(
     source: duckdb.DuckDBPyConnection | DuckDBSink | str | os.PathLike[str],
     dest: str,
@@ -224,7 +149,7 @@ def export_parquet(
             )  # fmt: skip
     con = source.connection if isinstance(source, DuckDBSink) else source
     now = now or datetime.now(UTC)
-    snap = now.strftime(_STAMP) + "-" + secrets.token_hex(3)
+    snap = new_snapshot_id(now)
     snap_rel = f"{SNAPSHOTS}/{snap}"
     target.fs.create_dir(target.path(snap_rel), recursive=True)
 
@@ -251,8 +176,8 @@ def export_parquet(
         "partitioning": {t.name: [SNAPSHOT_KEY, t.partition] for t in TABLES},
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    _put(target, f"{snap_rel}/{MANIFEST}", body)
-    _publish(target, snap_rel, body)
+    put(target, f"{snap_rel}/{MANIFEST}", body)
+    publish(target, snap_rel, body, [t.name for t in TABLES])
     removed = collect_garbage(target, grace, now)
     return ExportResult(
         destination=target.uri,
@@ -391,92 +316,3 @@ def _split_by_partition(reader: pa.RecordBatchReader) -> Iterator[tuple[str, pa.
         for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
             yield str(value), body.slice(start, end - start)
             start = end
-
-
-def _put(target: Destination, rel: str, body: bytes) -> None:
-    with target.fs.open_output_stream(target.path(rel)) as out:
-        out.write(body)
-
-
-def _publish(target: Destination, snap_rel: str, manifest: bytes) -> None:
-    """Make the snapshot current: dataset symlinks (local), then `_CURRENT.json`, atomically."""
-    if target.local:
-        for table in TABLES:
-            link = os.path.join(target.root, table.name)
-            if os.path.exists(link) and not os.path.islink(link):
-                raise WarehouseError(
-                    f"{link} exists and is not a symlink made by an export; move it away"
-                )
-            tmp = f"{link}.{secrets.token_hex(4)}.tmp"
-            os.symlink(os.path.join(snap_rel, table.name), tmp)
-            os.replace(tmp, link)
-        tmp = os.path.join(target.root, f"{CURRENT}.{secrets.token_hex(4)}.tmp")
-        with open(tmp, "wb") as out:
-            out.write(manifest)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, os.path.join(target.root, CURRENT))
-    else:
-        _put(target, CURRENT, manifest)  # one PUT: atomic on S3
-
-
-def read_current(
-    dest: str, filesystem: pafs.FileSystem | None = None, s3_endpoint: str | None = None
-) -> dict[str, object]:
-    """The manifest of the current snapshot (raises WarehouseError if none was published)."""
-    target = resolve_destination(dest, filesystem, s3_endpoint)
-    try:
-        with target.fs.open_input_stream(target.path(CURRENT)) as src:
-            manifest: dict[str, object] = json.loads(src.read())
-    except FileNotFoundError as exc:
-        raise WarehouseError(f"no Parquet export published at {dest}") from exc
-    return manifest
-
-
-def current_snapshot(
-    dest: str, filesystem: pafs.FileSystem | None = None, s3_endpoint: str | None = None
-) -> str:
-    """Path or URI of the current snapshot's root: read under it for strict consistency."""
-    manifest = read_current(dest, filesystem, s3_endpoint)
-    target = resolve_destination(dest, filesystem, s3_endpoint)
-    return target.display(str(manifest["path"]))
-
-
-def _stamp(name: str) -> datetime | None:
-    try:
-        return datetime.strptime(name.split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def collect_garbage(target: Destination, grace: timedelta, now: datetime) -> tuple[str, ...]:
-    """Delete snapshots superseded more than `grace` ago (and stale partial ones)."""
-    try:
-        current = str(json.loads(_read(target, CURRENT))["snapshot"])
-    except FileNotFoundError:
-        return ()
-    infos = target.fs.get_file_info(pafs.FileSelector(target.path(SNAPSHOTS)))
-    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
-    manifests = target.fs.get_file_info([target.path(SNAPSHOTS, n, MANIFEST) for n in names])
-    complete = [n for n, m in zip(names, manifests, strict=True) if m.type == pafs.FileType.File]
-    removed: list[str] = []
-    for name in names:
-        stamp = _stamp(name)
-        if name == current or stamp is None:
-            continue
-        if name in complete:
-            # Readers may hold it until the next complete snapshot was published.
-            later = [_stamp(n) for n in complete if n > name]
-            since = later[0] if later else None
-        else:
-            since = stamp  # partial: abandoned by a crashed export (or one slower than grace)
-        if since is not None and now - since >= grace:
-            target.fs.delete_dir(target.path(SNAPSHOTS, name))
-            removed.append(name)
-    return tuple(removed)
-
-
-def _read(target: Destination, rel: str) -> bytes:
-    with target.fs.open_input_stream(target.path(rel)) as src:
-        data: bytes = src.read()
-    return data
