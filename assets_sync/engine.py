@@ -4,11 +4,11 @@ Shape of a run:
 
 ```
 plan: ledger slices (resumed) + new slices for the gaps of the target window
-  -> N fetch threads take slices from a `SliceScheduler` (scheduling.py): planned slices
-     first, then pieces split off running slices, so no thread idles while work is left;
-     each paginates its slice and normalizes each page in the thread, page by page through
-     a `FetchGate` (gate.py) that lets fewer threads work while the server answers fast
-     (request times, latency.py) or while the writer is the bottleneck
+  -> N fetch threads (fetching.py) take slices from a `SliceScheduler` (scheduling.py):
+     planned slices first, then pieces split off running slices, so no thread idles while
+     work is left; each paginates its slice and normalizes each page in the thread, page by
+     page through a `FetchGate` (gate.py) that lets fewer threads work while the server
+     answers fast (request times, latency.py) or while the writer is the bottleneck
   -> BOUNDED queue of PageBatch (memory = pages in flight, never the team)
   -> the calling thread drains the queue into a `WriteBuffer` (batching.py): pages are
      merged into batches of `coalesce_rows` as they arrive, and
@@ -44,20 +44,19 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 from assets_sync.batching import WriteBuffer
 from assets_sync.client import AssetsClient, ClientStats
+from assets_sync.fetching import Failed, FetchSide, Finished, throttled
 from assets_sync.gate import FetchGate
-from assets_sync.latency import LatencySizer, RecentDurations
-from assets_sync.normalize import normalize
-from assets_sync.pagination import BY_UPDATED, PaginationStats, paginate
+from assets_sync.latency import LatencySizer
+from assets_sync.pagination import BY_UPDATED
 from assets_sync.planning import (
     completable,
     earliest,
@@ -65,7 +64,6 @@ from assets_sync.planning import (
     plan_new_slices,
     stream_params,
 )
-from assets_sync.prefetch import Prefetcher
 from assets_sync.progress import Emitter, EventKind, ProgressEvent, ProgressListener
 from assets_sync.run_config import SyncConfig as SyncConfig
 from assets_sync.run_config import SyncCounts as SyncCounts
@@ -159,22 +157,6 @@ def client_pace(client: AssetsClient) -> Pace | None:
     return Pace(*pace) if pace is not None else None
 
 
-@dataclass
-class _Failed:
-    slice_id: str
-    error: BaseException
-
-
-class _Finished:
-    """A fetch thread's last item: every page it fetched is ahead of it in the queue, so the
-    writer stops as soon as it has one per thread (polling the threads instead cost up to
-    the queue's 50 ms timeout at the end of every run)."""
-
-
-_FINISHED = _Finished()
-_Item = PageBatch | _Failed | _Finished
-
-
 class _Run:
     """The state of one run: counters, the slice table, the pool and the writer loop."""
 
@@ -198,9 +180,7 @@ class _Run:
         self.params = stream_params(stream.project_id, stream.filters)
         self.counts = SyncCounts()
         self.client_before: ClientStats = client.stats
-        self.slice_stats: list[PaginationStats] = []
-        self.stop = threading.Event()
-        self.queue: queue.Queue[_Item] = queue.Queue(config.max_pages_in_flight)
+        self.fetch = FetchSide(client, stream, self.run_id, self.params, config)
         self.slices: dict[str, SliceState] = {}
         self.completed: set[str] = set()
         self.watermark: int | None = None
@@ -209,8 +189,6 @@ class _Run:
         self.splits = 0
         self.fetchers_min = 0
         self.fetchers_max = 0
-        #: CPU seconds of each page in its fetch thread (request, parsing, normalizing)
-        self.page_work = RecentDurations()
 
     # -- planning ------------------------------------------------------------------------
     def target(
@@ -275,87 +253,9 @@ class _Run:
             resumed=sum(1 for s in ledger if not s.done),
         )
 
-    # -- fetching (pool threads) ---------------------------------------------------------
-    def _fetch_loop(self, scheduler: SliceScheduler, gate: FetchGate) -> None:
-        """One fetch thread: slices from the scheduler until none is left or the run stops."""
-        try:
-            while gate.seat(self.stop):
-                try:
-                    state = scheduler.take(self.stop)
-                    if state is None:
-                        return
-                    try:
-                        self._fetch_slice(state, scheduler, gate)
-                    finally:
-                        scheduler.release(state.slice_id)
-                finally:
-                    gate.unseat()
-        finally:
-            self._put(_FINISHED)
-
-    def _fetch_slice(self, state: SliceState, scheduler: SliceScheduler, gate: FetchGate) -> None:
-        stats = PaginationStats()
-        self.slice_stats.append(stats)
-        sid = state.slice_id
-        fetch = Prefetcher(self.client)  # sends ahead only while the limiter does not pace
-        try:
-            steps = paginate(
-                fetch,
-                Window(state.lo_ms, state.hi_ms),
-                state.cursor_ms,
-                key=BY_UPDATED,
-                base_params=self.params,
-                page_size=self.config.page_size,
-                max_tie_passes=self.config.max_tie_passes,
-                stats=stats,
-                bound=lambda: scheduler.bound(sid),
-                on_tie_group=lambda stamp: scheduler.split_at(sid, stamp),
-                prefetch=fetch.hint,
-            )
-            cursor = state.cursor_ms
-            work, cpu = self.page_work, time.thread_time
-            while True:
-                with gate:  # one page: its request(s), normalization and hand-over
-                    started = cpu()
-                    step = None if self.stop.is_set() else next(steps, None)
-                    if step is None:
-                        return
-                    if not step.records and step.cursor_ms == cursor and not step.done:
-                        continue
-                    cursor = step.cursor_ms
-                    assets, rejects = normalize(step.records, self.stream.project_id)
-                    work.add(cpu() - started)
-                    progress = scheduler.advance(sid, cursor, step.done, len(step.records))
-                    self._put(PageBatch(self.run_id, self.stream, assets, rejects, progress))
-                    if progress.done:
-                        return
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer, which re-raises
-            self._put(_Failed(sid, exc))
-        finally:
-            fetch.cancel()
-
-    def _throttled(self) -> bool:
-        """Whether the client's rate limiter has learned a limit (the server throttled)."""
-        pace = self.client.limiter.pace()
-        return pace is not None and pace[1]
-
-    def _put(self, item: _Item) -> None:
-        """Blocking put that gives up when the run is stopping.
-
-        `stop` is set only by the writer, after it recorded a first failure or while it is
-        itself failing; either way nothing more needs to reach it (and it may be gone).
-        """
-        while True:
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if self.stop.is_set():
-                    return
-
     # -- writing (calling thread) --------------------------------------------------------
     def _fetch_and_write(self, todo: list[SliceState]) -> None:
-        cfg = self.config
+        cfg, fetch = self.config, self.fetch
         first_error: BaseException | None = None
         scheduler = SliceScheduler(
             todo,
@@ -373,14 +273,18 @@ class _Run:
         threads = min(cfg.concurrency, len(todo)) if cfg.min_split_pages <= 0 else cfg.concurrency
         gate = FetchGate(min(cfg.min_active_fetchers, threads), threads, cfg.initial_fetchers)
         sizer = LatencySizer(
-            self.client.request_times, self.page_work, gate, self._throttled, cfg.initial_fetchers
+            self.client.request_times,
+            fetch.page_work,
+            gate,
+            lambda: throttled(self.client),
+            cfg.initial_fetchers,
         )
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assets-fetch")
         tick, blocked = time.monotonic(), 0.0
         finished = 0
         try:
             futures: list[Future[None]] = [
-                pool.submit(self._fetch_loop, scheduler, gate) for _ in range(threads)
+                pool.submit(fetch.loop, scheduler, gate) for _ in range(threads)
             ]
             while True:
                 now = time.monotonic()
@@ -389,18 +293,18 @@ class _Run:
                     gate.adjust((writer.blocked_s - blocked) / (now - tick))
                     tick, blocked = now, writer.blocked_s
                 try:
-                    item = self.queue.get(timeout=0.05)
+                    item = fetch.queue.get(timeout=0.05)
                 except queue.Empty:
-                    if all(f.done() for f in futures) and self.queue.empty():
+                    if all(f.done() for f in futures) and fetch.queue.empty():
                         break
                     writer.poll()
                     continue
-                if isinstance(item, _Finished):
+                if isinstance(item, Finished):
                     finished += 1
                     if finished == len(futures):
                         break  # every thread's pages were ahead of its marker
-                elif isinstance(item, _Failed):
-                    self.stop.set()  # fetchers stop at their next page; queued pages are kept
+                elif isinstance(item, Failed):
+                    fetch.stop.set()  # fetchers stop at their next page; queued pages are kept
                     first_error = first_error or item.error
                 else:
                     writer.add(item)
@@ -409,7 +313,7 @@ class _Run:
             self.splits += scheduler.splits
             self.fetchers_min = gate.lowest
             self.fetchers_max = gate.highest
-            self.stop.set()  # no-op after success; otherwise fetchers stop at their next page
+            fetch.stop.set()  # no-op after success; otherwise fetchers stop at their next page
             pool.shutdown(wait=True, cancel_futures=True)
             writer.close()
         if first_error is not None:
@@ -468,12 +372,12 @@ class _Run:
             delta.throttled,
             delta.pages,
         )
-        c.tie_groups = sum(s.tie_groups for s in self.slice_stats)
+        c.tie_groups = sum(s.tie_groups for s in self.fetch.slice_stats)
         c.splits = self.splits
         c.fetchers_min = self.fetchers_min
         c.fetchers_max = self.fetchers_max
-        c.overlap_dropped = sum(s.overlap_dropped for s in self.slice_stats)
-        c.keyset_follows = sum(s.keyset_follows for s in self.slice_stats)
+        c.overlap_dropped = sum(s.overlap_dropped for s in self.fetch.slice_stats)
+        c.keyset_follows = sum(s.keyset_follows for s in self.fetch.slice_stats)
 
     def _emit(
         self, kind: EventKind, message: str = "", window: tuple[int, int] | None = None
