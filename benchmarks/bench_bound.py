@@ -10,7 +10,9 @@ run, each in its own process:
 
 1. floor: `contenders/floor.py` (requests, JSON parsed and discarded), and the emulator's
    CPU while it served them;
-2. engine: `contenders/assets_sync_run.py` into a fresh warehouse, the same way;
+2. engine: `contenders/assets_sync_run.py` into a fresh warehouse, the same way, with its
+   writer's time split (`--writer-timeline`: writing, on its CPU, waiting for a core or
+   blocked, and waiting for pages between writes);
 3. parts: `contenders/parts.py`, the engine's work in sequence, each part's CPU alone
    (fetch, parse, parse + normalize, write through the engine's `WriteBuffer` and
    `DuckDBSink`).
@@ -84,6 +86,7 @@ def bound(rows: dict[str, dict[str, Any]], cores: int) -> dict[str, Any]:
         "engine_cpu_s": engine["cpu_s"],
         "engine_emulator_cpu_s": engine["emulator_cpu_s"],
         "overhead_cpu_s": round(engine["cpu_s"] - client, 2),
+        "engine_writer": (engine.get("result") or {}).get("writer"),
         "engine_busy_cores": (
             round((engine["cpu_s"] + engine["emulator_cpu_s"]) / engine["work_s"], 2)
             if engine["work_s"]
@@ -133,8 +136,18 @@ def markdown(res: dict[str, Any]) -> str:
         f"{b['engine_cpu_s']} s of CPU (**{b['overhead_cpu_s']} s** more than its parts alone) "
         f"and the emulator's {b['engine_emulator_cpu_s']} s; {b['engine_busy_cores']} cores busy "
         "on average.",
-        "",
     ]
+    w = b.get("engine_writer")
+    if w and w.get("writes"):
+        lines.append(
+            f"- the engine's one writer: {w['writes']} writes, the first {w['first_write_at_s']} s "
+            f"into the sync, then {w['span_s']} s to the last commit: **{w['writing_s']} s "
+            f"writing** ({w['writing_cpu_s']} s of its CPU, {w['writing_core_wait_s']} s waiting "
+            f"for a core, {w['writing_blocked_s']} s blocked: the GIL, fsync, locks) and "
+            f"**{w['between_writes_s']} s waiting for pages**; {w['after_last_write_s']} s after "
+            "the last commit."
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -160,7 +173,7 @@ def main() -> None:
         with EmulatorProcess(n, seed=args.seed) as emu:
             rows["floor"] = measure(emu, "floor", python_cmd("floor.py"), args.timeout, {})
             engine_wh = str(work / "engine.duckdb")
-            cmd = python_cmd("assets_sync_run.py", "--warehouse", engine_wh)
+            cmd = python_cmd("assets_sync_run.py", "--warehouse", engine_wh, "--writer-timeline")
             rows["engine"] = measure(emu, "engine", cmd, args.timeout, {})
             cmd = python_cmd("parts.py", "--warehouse", str(work / "parts.duckdb"))
             rows["parts"] = measure(emu, "parts", cmd, args.timeout, {})

@@ -13,6 +13,7 @@ CLI's `sync`, `reconcile`, `status` and `export`, it also keeps NumPy out of pya
         [--max-rows-per-write N]  # the engine's write batch (default: SyncConfig's)
         [--cprofile OUT]  # cProfile of every thread (fetchers + writer) -> OUT (pstats)
         [--duckdb-memory] # add DuckDB's duckdb_memory() by tag at the end of the run
+        [--writer-timeline]  # add where the writer's time went ("writer": WriterTimeline)
 
 URL and credentials from SCENARIO_API_URL / SCENARIO_API_KEY / SCENARIO_API_SECRET. Prints one
 JSON line: work_s (the engine call alone), import_s, the run's counts and client stats.
@@ -35,6 +36,8 @@ from typing import Any  # noqa: E402
 from assets_sync.memory import keep_numpy_out_of_pyarrow  # noqa: E402
 
 keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
+
+from writer_timeline import WriterTimeline  # noqa: E402
 
 from assets_sync.client import AssetsClient  # noqa: E402
 from assets_sync.config import ApiSettings  # noqa: E402
@@ -60,6 +63,9 @@ def main() -> None:
     parser.add_argument("--max-rows-per-write", type=int, default=SyncConfig.max_rows_per_write)
     parser.add_argument("--cprofile", default=None)
     parser.add_argument("--duckdb-memory", action="store_true", help="report duckdb_memory()")
+    parser.add_argument(
+        "--writer-timeline", action="store_true", help="time the writer's writes (WriterTimeline)"
+    )
     args = parser.parse_args()
     prefer_system_allocator()  # as the CLI does at start
     keep_pandas_out_of_pyarrow()
@@ -93,8 +99,9 @@ def main() -> None:
     with AssetsClient(settings, limiter=limiter) as client, open_warehouse(args.warehouse) as wh:
         t_open = time.perf_counter()
         stream = StreamKey(None)
+        timeline = WriterTimeline(wh) if args.writer_timeline else None
         if args.mode == "sync":
-            report = run_sync(client, wh, stream, config)
+            report = run_sync(client, timeline or wh, stream, config)  # type: ignore[arg-type]
             out.update(
                 rows=report.counts.fetched,
                 counts=report.counts.as_dict(),
@@ -109,6 +116,8 @@ def main() -> None:
                 engine_s=round(rec.duration_s, 3),
             )
         t_done = time.perf_counter()
+        if timeline is not None:
+            out["writer"] = timeline.summary(t_open, t_done)
         out["client"] = asdict(client.stats)
         out["fresh_writes"] = wh.fresh_writes  # writes classified without reading `assets`
         if args.duckdb_memory:  # where DuckDB's memory is at the end of the run, by tag
