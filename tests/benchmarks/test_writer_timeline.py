@@ -55,7 +55,7 @@ def test_the_writers_time_is_split_into_cpu_blocked_and_waiting_for_pages() -> N
     assert s["writes"] == 3
     assert s["writing_cpu_s"] >= 0.15
     assert s["writing_s"] >= 0.3  # CPU + sleeps
-    assert s["between_writes_s"] == pytest.approx(0.2, abs=0.1)  # two pauses between writes
+    assert 0.2 <= s["between_writes_s"] < 1.0  # two pauses of 0.1 s between the writes
     assert s["after_last_write_s"] >= 0.1
     assert s["span_s"] == pytest.approx(s["writing_s"] + s["between_writes_s"], abs=0.002)
     if s["writing_core_wait_s"] is not None:  # Linux: the rest of the wall is blocked
