@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from assets_sync.client import AssetsClient
+from assets_sync.client import AssetsClient, Params
 from assets_sync.gate import FetchGate
 from assets_sync.latency import RecentDurations
 from assets_sync.normalize import normalize
@@ -71,7 +71,7 @@ class FetchSide:
         client: AssetsClient,
         stream: StreamKey,
         run_id: str,
-        params: tuple[tuple[str, str], ...],
+        params: Params,
         config: SyncConfig,
     ) -> None:
         self.client = client
