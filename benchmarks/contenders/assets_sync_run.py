@@ -31,6 +31,7 @@ import cProfile  # noqa: E402
 import json  # noqa: E402
 import threading  # noqa: E402
 from dataclasses import asdict  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from assets_sync.memory import keep_numpy_out_of_pyarrow  # noqa: E402
@@ -39,6 +40,7 @@ keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
 
 from writer_timeline import WriterTimeline  # noqa: E402
 
+import assets_sync  # noqa: E402
 from assets_sync.client import AssetsClient  # noqa: E402
 from assets_sync.config import ApiSettings  # noqa: E402
 from assets_sync.engine import SyncConfig, run_sync  # noqa: E402
@@ -95,6 +97,7 @@ def main() -> None:
         profiles.append(main_prof)
         main_prof.enable()
     out: dict[str, Any] = {"mode": args.mode, "import_s": round(IMPORT_S, 3)}
+    out["source"] = str(Path(assets_sync.__file__).resolve().parents[1])  # the tree measured
     t0 = time.perf_counter()
     with AssetsClient(settings, limiter=limiter) as client, open_warehouse(args.warehouse) as wh:
         t_open = time.perf_counter()
