@@ -33,11 +33,15 @@ from assets_sync.schema import LINEAGE_RELATIONS
 IN = "_wh_in"  # the incoming asset rows (a registered Arrow table, with `_ord`)
 CLS = "_wh_cls"  # one row per incoming id, classified (a temp table; the caller drops it)
 KNOWN = "_wh_known_ids"  # `hash(id)` of every stored id, while a first sync keeps it
+#: The table behind the `assets` and `asset_versions` views: one row per version stored, the
+#: current one of each id flagged `is_current` (migration 0006). Written only through here and
+#: `warehouse.upsert`, `warehouse.reconcile` and `warehouse.compaction`.
+ROWS = "asset_rows"
 
 _LINEAGE_DIFF = " OR ".join(f"l.{c} IS DISTINCT FROM a.{c}" for c in LINEAGE_RELATIONS)
 
-# Narrow on purpose: the join scans `assets`, and every column read here is read for the whole
-# table.
+# Narrow on purpose: the join scans the current rows, and every column read here is read for
+# the whole table.
 _LATEST = f"""
 CREATE TEMP TABLE {CLS} AS
 WITH latest AS (
@@ -52,13 +56,19 @@ _CLASSIFY = (
     + f"""
        a.updated_at AS _stored_at,
        a.first_synced_at AS _first_synced_at,
-       a.rowid AS _rowid,
+       a.run_id AS _stored_run_id,
+       a.synced_at AS _stored_synced_at,
+       a._rowid,
        CASE WHEN a.id IS NULL THEN 'new'
             WHEN l.updated_at > a.updated_at THEN 'updated'
             WHEN l.updated_at = a.updated_at THEN 'same'
             ELSE 'older' END AS _class,
        (a.id IS NOT NULL AND ({_LINEAGE_DIFF})) AS _lineage_changed
-FROM latest AS l LEFT JOIN assets AS a ON a.id = l.id
+FROM latest AS l LEFT JOIN (
+    SELECT id, updated_at, first_synced_at, run_id, synced_at, rowid AS _rowid,
+           {", ".join(LINEAGE_RELATIONS)}
+    FROM {ROWS} WHERE is_current
+) AS a ON a.id = l.id
 """
 )
 # The same when no incoming id is stored yet: every one is new, and `assets` is not read.
@@ -67,6 +77,8 @@ _CLASSIFY_NEW = (
     + """
        NULL::TIMESTAMPTZ AS _stored_at,
        NULL::TIMESTAMPTZ AS _first_synced_at,
+       NULL::VARCHAR AS _stored_run_id,
+       NULL::TIMESTAMPTZ AS _stored_synced_at,
        NULL::BIGINT AS _rowid,
        'new' AS _class,
        false AS _lineage_changed

@@ -30,6 +30,12 @@ VERSIONS_EXTRA: tuple[tuple[str, str], ...] = (
     ("run_id", "VARCHAR"),
     ("synced_at", "TIMESTAMP WITH TIME ZONE"),
 )
+#: `asset_rows`, the table behind both views (migration 0006): both extras and the flag.
+ROWS_EXTRA: tuple[tuple[str, str], ...] = (
+    *ASSETS_EXTRA,
+    *VERSIONS_EXTRA,
+    ("is_current", "BOOLEAN"),
+)
 
 
 def duckdb_type(arrow_type: pa.DataType) -> str:
@@ -59,8 +65,10 @@ def asset_column_types() -> tuple[tuple[str, str], ...]:
 
 
 def expected_columns(table: str) -> tuple[tuple[str, str], ...]:
-    """The exact (name, type) list `assets` or `asset_versions` must have."""
-    extra = {"assets": ASSETS_EXTRA, "asset_versions": VERSIONS_EXTRA}[table]
+    """The exact (name, type) list `assets`, `asset_versions` or `asset_rows` must have."""
+    extra = {"assets": ASSETS_EXTRA, "asset_versions": VERSIONS_EXTRA, "asset_rows": ROWS_EXTRA}[
+        table
+    ]
     return asset_column_types() + extra
 
 
@@ -75,7 +83,8 @@ def live_columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[str,
 
 
 def check_asset_tables(
-    con: duckdb.DuckDBPyConnection, tables: Sequence[str] = ("assets", "asset_versions")
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[str] = ("asset_rows", "assets", "asset_versions"),
 ) -> None:
     """Raise WarehouseError if a table's columns differ from what ASSET_SCHEMA implies."""
     for table in tables:

@@ -1,10 +1,11 @@
-"""Reclaiming the rows of `assets` that writes replaced (`DuckDBSink.compact`, `close`).
+"""Reclaiming the rows of `asset_rows` that writes replaced (`DuckDBSink.compact`, `close`).
 
-Writes replace a current row by delete + append, and the checkpoints that follow writes skip
-vacuum (see `warehouse.connection.connect`). DuckDB's vacuum would only merge row groups
-changed since the last checkpoint anyway, so the deletes of earlier runs stayed for good:
-39,376 dead rows of 1,039,376 after four incrementals of a 1M warehouse, and `CHECKPOINT`
-with vacuum reclaimed none (benchmarks/RESULTS.md). `compact` rewrites the live rows in one
+Writes replace a current row seen again (the same version) by delete + append, and the
+checkpoints that follow writes skip vacuum (see `warehouse.connection.connect`). DuckDB's
+vacuum would only merge row groups changed since the last checkpoint anyway, so the deletes of
+earlier runs stayed for good: 39,376 dead rows of 1,039,376 after four incrementals of a 1M
+warehouse (when every update replaced its row, before migration 0006), and `CHECKPOINT` with
+vacuum reclaimed none (benchmarks/RESULTS.md). `compact` rewrites the live rows in one
 transaction (append a copy, delete the originals) and checkpoints, which drops the old row
 groups whole; the last one, which the copy fills up, keeps its dead rows (fewer than one row
 group). 1M rows: 26 s and 296 MB of RSS, 39,376 dead rows -> 0, measured. The file keeps the
@@ -12,12 +13,16 @@ freed blocks and reuses them for later writes (it grew from 975 to 1,556 MB ther
 crash during it changes nothing (one transaction).
 """
 
+# SQL below is composed from this module's constants and `classify.ROWS` only (S608).
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import duckdb
 
+from warehouse.classify import ROWS
 from warehouse.connection import NO_VACUUM, VACUUM, transaction
 
 #: A sink's `close()` compacts `assets` when dead rows are at least this share of its stored
@@ -25,13 +30,13 @@ from warehouse.connection import NO_VACUUM, VACUUM, transaction
 COMPACT_DEAD_SHARE = 0.1
 COMPACT_MIN_DEAD_ROWS = 10_000
 # The rewrite: rowids up to the last one before it are the originals.
-COPY_LIVE = "INSERT INTO assets SELECT * FROM assets WHERE rowid <= ?"
-DELETE_OLD = "DELETE FROM assets WHERE rowid <= ?"
+COPY_LIVE = f"INSERT INTO {ROWS} SELECT * FROM {ROWS} WHERE rowid <= ?"
+DELETE_OLD = f"DELETE FROM {ROWS} WHERE rowid <= ?"
 
 _SIZES = (
     "SELECT (SELECT estimated_size FROM duckdb_tables() WHERE database_name ="
-    " current_database() AND schema_name = 'main' AND table_name = 'assets'),"
-    " (SELECT count(*) FROM assets)"
+    f" current_database() AND schema_name = 'main' AND table_name = '{ROWS}'),"
+    f" (SELECT count(*) FROM {ROWS})"
 )
 
 
@@ -59,7 +64,7 @@ def compact(con: duckdb.DuckDBPyConnection, checkpoint: Callable[[], None]) -> i
     con.execute(f"SET max_vacuum_tasks = {VACUUM}")
     try:
         with transaction(con):
-            row = con.execute("SELECT max(rowid) FROM assets").fetchone()
+            row = con.execute(f"SELECT max(rowid) FROM {ROWS}").fetchone()
             last = row[0] if row else None
             if last is not None:
                 con.execute(COPY_LIVE, [last])

@@ -2,14 +2,19 @@
 takes when it would need more (`upsert.write_pages`, `DuckDBSink.write`).
 
 DuckDB 2.0.1 keeps `DELETE_INFO_BYTES` of memory for every row group a transaction deletes
-from, and cannot evict it until the next checkpoint. The upsert replaces a changed asset's
-current row by delete + append, so replacing 10,000 rows spread over a 1M-row `assets` (123
-row groups of `WRITER_ROW_GROUP_SIZE`) held 31 MB, over 10M rows (1,221 groups) 305 MB, more
-than the connection's whole 128MB limit (measured). The writer therefore raises a write's
-memory limit by what is held, and holds at most `MAX_DELETE_GROUPS`: a write that would need
-more defers the ids whose stored rows lie in the other row groups, whole, to a following
-transaction after a checkpoint. A 1M-asset warehouse never needs parts, a 10M one about five
-per spread write.
+from, and cannot evict it until the next checkpoint. The upsert used to replace a changed
+asset's current row by delete + append, and replacing 10,000 rows spread over a 1M-row
+`assets` (123 row groups of `WRITER_ROW_GROUP_SIZE`) held 31 MB, over 10M rows (1,221 groups)
+305 MB, more than the connection's whole 128MB limit (measured). Since migration 0006 a newer
+version only turns the stored row's `is_current` flag off (an update, whose information
+DuckDB also holds until a checkpoint, but less of it: the spread write of
+`tests/warehouse/test_bounded_deletes.py` fits the 32MB write limit as flags and not as
+deletes), and only the same version seen again replaces its row; the budget counts the row
+groups of both, a bound on the memory held rather than its measure. The writer therefore
+raises a write's memory limit by what is held, and holds at most `MAX_DELETE_GROUPS`: a write
+that would need more defers the ids whose stored rows lie in the other row groups, whole, to
+a following transaction after a checkpoint. A 1M-asset warehouse never needs parts, a 10M one
+about five per spread write.
 """
 
 # SQL below is composed from this module's constants and the caller's table names (S608).
@@ -33,11 +38,11 @@ MAX_DELETE_GROUPS = 256
 DELETE_INFO_BYTES = 256 * 1024
 
 _DEFER = "_wh_defer"  # ids whose replacement is left to a following transaction
-# The row group of a stored row: `assets` is appended in groups of `WRITER_ROW_GROUP_SIZE`
+# The row group of a stored row: `asset_rows` is appended in groups of `WRITER_ROW_GROUP_SIZE`
 # rows, so rowids divide into them. (A file whose groups are larger, written by other
 # settings, only makes the count pessimistic: more groups counted than touched.)
 _GROUP = "_rowid // {rg}"  # rg: `connection.WRITER_ROW_GROUP_SIZE`, read at each write
-REPLACING = "_class IN ('updated', 'same')"  # the classified rows whose stored row is deleted
+REPLACING = "_class IN ('updated', 'same')"  # classified rows whose stored row is flagged/deleted
 
 _TOUCHED = "SELECT DISTINCT " + _GROUP + " FROM {cls} WHERE " + REPLACING
 # The ids whose stored rows lie in the row groups left for later: they are taken out of this
@@ -56,7 +61,7 @@ _DEFERRED_ROWS = (
 class DeletePlan:
     """What one transaction deletes from, and what it leaves for the next."""
 
-    touched: frozenset[int]  # row groups of `assets` this transaction deletes from
+    touched: frozenset[int]  # row groups of `asset_rows` this transaction changes rows of
     deferred: pa.Array | None  # ids (string) left for the next transaction
     deferred_rows: str  # SQL: how many valid incoming rows were deferred (for the counts)
 

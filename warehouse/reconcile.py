@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from assets_sync.sink import ReconcileResult, StreamKey, check_deleted_fraction
+from warehouse.classify import ROWS
 from warehouse.scope import stream_predicate
 from warehouse.timeutil import ms_to_dt
 
@@ -47,17 +48,18 @@ def reconcile(
     try:
         revived = _count(
             con.execute(
-                f"UPDATE assets SET deleted_at = NULL WHERE deleted_at IS NOT NULL"  # noqa: S608
+                f"UPDATE {ROWS} SET deleted_at = NULL"  # noqa: S608
+                " WHERE is_current AND deleted_at IS NOT NULL"
                 f" AND id IN (SELECT id FROM {_LISTED} WHERE id IS NOT NULL)"
             )
         )
         deleted = 0
         if complete:
             absent = (  # constants and the scope's constant clauses only
-                f" WHERE deleted_at IS NULL AND ({scope})"  # noqa: S608
+                f" WHERE is_current AND deleted_at IS NULL AND ({scope})"  # noqa: S608
                 " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at > ?)"
                 " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR created_at < ?)"
-                f" AND NOT EXISTS (SELECT 1 FROM {_LISTED} AS l WHERE l.id = assets.id)"
+                f" AND NOT EXISTS (SELECT 1 FROM {_LISTED} AS l WHERE l.id = {ROWS}.id)"
             )
             values = [
                 *params,
@@ -68,7 +70,7 @@ def reconcile(
             ]
             if max_deleted_fraction is not None:
                 doomed = _count(
-                    con.execute("SELECT count(*) FROM assets" + absent, values)  # noqa: S608
+                    con.execute(f"SELECT count(*) FROM {ROWS}" + absent, values)  # noqa: S608
                 )
                 live = _count(
                     con.execute(
@@ -79,7 +81,7 @@ def reconcile(
                 )
                 check_deleted_fraction(stream, doomed, live, max_deleted_fraction)
             deleted = _count(
-                con.execute("UPDATE assets SET deleted_at = now()" + absent, values)  # noqa: S608
+                con.execute(f"UPDATE {ROWS} SET deleted_at = now()" + absent, values)  # noqa: S608
             )
     finally:
         with contextlib.suppress(duckdb.Error):  # refused in an aborted txn; rollback drops it

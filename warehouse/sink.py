@@ -104,6 +104,7 @@ class DuckDBSink:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._closed = False
+        self._upkeep = True  # compaction at close; off for an older schema (`migrate_to`)
         self._reattach_rows = connection.REATTACH_ROWS if reattach_rows is None else reattach_rows
         self._rows_since_attach = 0  # asset rows written since the file was (re)attached
         self.reattached = 0  # how many times write() attached the file again
@@ -126,6 +127,7 @@ class DuckDBSink:
             self._con = connect(self.path, read_only)
             try:
                 self._prepare(migrate_to)
+                self._upkeep = migrate_to is None
             except BaseException:
                 self._con.close()
                 raise
@@ -156,14 +158,14 @@ class DuckDBSink:
         return self._con
 
     def dead_rows(self) -> tuple[int, int]:
-        """(dead, stored) rows of `assets`: replaced rows not reclaimed yet, and all rows
+        """(dead, stored) rows of `asset_rows`: replaced rows not reclaimed yet, and all rows
         stored (`warehouse.compaction.dead_rows`)."""
         with self._lock:
             self._check_open()
             return compaction.dead_rows(self._con)
 
     def compact(self) -> int:
-        """Reclaim the rows of `assets` that writes replaced; returns how many were dead
+        """Reclaim the rows of `asset_rows` that writes replaced; returns how many were dead
         (`warehouse.compaction`). `close()` calls it when they reach
         `compaction.COMPACT_DEAD_SHARE` of the stored rows."""
         with self._lock:
@@ -175,7 +177,7 @@ class DuckDBSink:
             if self._closed:
                 return
             try:
-                writable = not self.read_only and self.path != MEMORY
+                writable = not self.read_only and self.path != MEMORY and self._upkeep
                 if writable and compaction.due(*compaction.dead_rows(self._con)):
                     self.compact()
             except duckdb.Error as exc:

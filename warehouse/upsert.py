@@ -1,36 +1,45 @@
-"""`write()`'s body: pages of Arrow batches -> assets, versions, lineage, rejects, ledger.
+"""`write()`'s body: pages of Arrow batches -> asset rows, lineage, rejects, ledger.
 
 Everything here runs inside the caller's transaction and is set-based: the pages are
 concatenated into one Arrow table, registered with DuckDB and merged with a handful of SQL
 statements whose cost does not depend on how many pages were coalesced.
 
+Storage (migration 0006): every version is ONE row of `asset_rows`; the current version of
+each id is flagged `is_current`. `assets` is the view of the current rows, `asset_versions` the
+view of all of them. A first sync thus writes each asset once (it wrote it twice, to two tables,
+before: ~25 % of a 1M first sync's CPU and 46 % of the file; benchmarks/RESULTS.md).
+
 The upsert rule (DESIGN.md, "The incremental algorithm", 5):
 
 * Within the call, the row kept for an id is the one with the greatest `updated_at` (the
   last one in arrival order among equals).
-* It replaces the stored row only if its `updated_at` is >= the stored one. Equal means the
-  same version seen again: the row is refreshed (the signed `url` changes over time,
-  `last_synced_at` moves) but counts as unchanged. Older changes nothing at all, so
-  out-of-order and replayed pages are no-ops.
+* It replaces the stored row only if its `updated_at` is >= the stored one. Newer: the stored
+  row stays as that version's, its `is_current` flag turned off (one BOOLEAN updated in
+  place), and the new row is appended, current. Equal means the same version seen again: its
+  row is refreshed (the signed `url` changes over time, `last_synced_at` moves) by delete +
+  append, keeping the version's first-observation `run_id` and `synced_at`, and counts as
+  unchanged. Older changes nothing at all, so out-of-order and replayed pages are no-ops.
 * A row that carried `deleted_at` and arrives again (equal or newer) is revived.
-* Every distinct `(id, updated_at)` is appended to `asset_versions` exactly once. Because the
-  current row always holds its id's greatest `updated_at` (both commit together), an incoming
-  version newer than the current one cannot be in the history yet, and an equal one already
-  is; only versions OLDER than the current row need the anti-join against `asset_versions`,
-  and that join runs only when the call has any (late or replayed data).
+* Every distinct `(id, updated_at)` is stored exactly once. Because the current row always
+  holds its id's greatest `updated_at`, an incoming version newer than the current one cannot
+  be stored yet, and an equal one is the current row; only versions OLDER than the current
+  row need the anti-join against `asset_rows`, and that join runs only when the call has any
+  (late or replayed data). A version newer than the stored one but superseded within the call
+  (an asset changed twice within one write's pages) is appended as a superseded row.
 * Lineage edges of an id are rewritten only when its lineage columns changed.
 * A write whose valid rows are distinct ids none of which is stored (known from the first
-  sync's `known` hashes, `classify.all_new_once`) is all new: its rows go into both tables and
-  its edges into `asset_lineage` as they are, without `CLS` and its joins (~10 % of a first
-  sync's `write_pages`, measured at 200k). Any other write is classified.
+  sync's `known` hashes, `classify.all_new_once`) is all new: its rows are appended, current,
+  and its edges go into `asset_lineage` as they are, without `CLS` and its joins (~10 % of a
+  first sync's `write_pages`, measured at 200k). Any other write is classified.
 * `assets.id` is unique because this is its only writer: ids are deduplicated per call and
   classified against the stored row. There is deliberately no DuckDB PRIMARY KEY index on it:
   with the ART index a commit that replaces 10k rows of a 1M-row table took 1-2 s (measured);
-  without it, a few tens of ms. Replacing a current row is a delete + append of that row in
-  the same transaction, invisible to readers; an asset row is never removed. DuckDB holds
-  memory for every row group a transaction deletes from until a checkpoint: the caller makes
-  room for it, and a write that would hold too much commits in parts (`write_pages`,
-  `warehouse.delete_budget`).
+  without it, a few tens of ms. Superseding and refreshing happen in the same transaction as
+  the append, invisible to readers; a version's row is never removed (a refreshed row is
+  replaced by its refresh). DuckDB holds memory for every row group a transaction deletes
+  from until a checkpoint: the caller makes room for it (for the row groups of flags turned
+  off too, which cost less), and a write that would hold too much commits in parts
+  (`write_pages`, `warehouse.delete_budget`).
 * Records the engine rejected, and rows that cannot be stored (no id, no updated_at, `raw`
   not JSON), go to `rejected_assets`; a replayed reject is not stored twice.
 
@@ -53,9 +62,9 @@ import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
 from assets_sync.sink import PageBatch, WriteResult
-from warehouse.classify import CLS, IN, all_new_once, classify, remember_all, remember_new
+from warehouse.classify import CLS, IN, ROWS, all_new_once, classify, remember_all, remember_new
 from warehouse.columns import select_list
-from warehouse.delete_budget import REPLACING, DeletePlan, drop_deferred, plan_deletes
+from warehouse.delete_budget import DeletePlan, drop_deferred, plan_deletes
 from warehouse.incoming import TEXT_RAW_SCHEMA, combined, raw_is_json
 from warehouse.ledger import ensure_stream, upsert_progress
 
@@ -83,30 +92,29 @@ SELECT
 FROM {_CLS}
 """
 
-# Distinct (id, updated_at) of the call, first observation of each, with the stored version.
+# Distinct (id, updated_at) of the call, first observation of each, with the stored version
+# and the version the call makes current (`CLS.updated_at`, its id's greatest).
 # Narrow first (ids, timestamps, ordinals), then the wide rows are fetched by ordinal.
 _CANDIDATES = f"""
-    SELECT i.*, c._stored_at
+    SELECT i.*, c._stored_at, c.updated_at AS _winner_at
     FROM (SELECT min(_ord) AS _ord FROM {_IN} WHERE {{valid}} GROUP BY id, updated_at) AS f
     JOIN {_IN} AS i ON i._ord = f._ord
     JOIN {_CLS} AS c ON c.id = i.id
 """
 
-_VERSIONS_NEWER = f"""
-INSERT INTO asset_versions
-SELECT {_COLS}, _run_id, now() FROM ({_CANDIDATES}) AS v
-WHERE v._stored_at IS NULL OR v.updated_at > v._stored_at
-"""
+# A superseded version's row: the asset columns, no current-row bookkeeping, its first
+# observation, not current.
+_SUPERSEDED_ROW = f"{_COLS}, NULL, NULL, NULL, _run_id, now(), false"
 
-# The same, when every valid incoming row is its id's only one (the usual write: a first sync,
-# or an incremental without an asset seen twice): the classified rows ARE the candidates, and
-# no grouping is needed. The group and its join cost DuckDB a 16 MB hash table on an 8,192-row
-# write (measured), on top of the inserted rows, at the top of a sync's memory.
-_VERSIONS_NEWER_SINGLE = f"""
-INSERT INTO asset_versions
-SELECT {select_list("i.")}, i._run_id, now()
-FROM {_IN} AS i JOIN {_CLS} AS c ON c._ord = i._ord
-WHERE c._class IN ('new', 'updated')
+# Versions of the call newer than the stored one but older than the one it makes current (an
+# asset changed twice within the pages of one write): stored as superseded versions. The
+# current version's row is `_INSERT_CURRENT`'s. When every valid incoming row is its id's only
+# one (the usual write) there are none, and this is not run: the group and its join cost DuckDB
+# a 16 MB hash table on an 8,192-row write (measured), at the top of a sync's memory.
+_VERSIONS_PASSED = f"""
+INSERT INTO {ROWS}
+SELECT {_SUPERSEDED_ROW} FROM ({_CANDIDATES}) AS v
+WHERE (v._stored_at IS NULL OR v.updated_at > v._stored_at) AND v.updated_at < v._winner_at
 """
 
 _OLDER_COUNT = f"""
@@ -114,22 +122,33 @@ SELECT count(*) FROM {_IN} AS i JOIN {_CLS} AS c ON c.id = i.id WHERE i.updated_
 """
 
 _VERSIONS_OLDER = f"""
-INSERT INTO asset_versions
-SELECT {_COLS}, _run_id, now() FROM ({_CANDIDATES}) AS v
+INSERT INTO {ROWS}
+SELECT {_SUPERSEDED_ROW} FROM ({_CANDIDATES}) AS v
 WHERE v.updated_at < v._stored_at
-  AND NOT EXISTS (
-      SELECT 1 FROM asset_versions AS h WHERE h.id = v.id AND h.updated_at = v.updated_at)
+  AND NOT EXISTS (SELECT 1 FROM {ROWS} AS h WHERE h.id = v.id AND h.updated_at = v.updated_at)
 """
 
-# Replacing a current row is delete + insert by rowid: DuckDB updates list columns very slowly
-# (about 3 s per 10k rows at 1M rows, measured), delete + append costs a few ms.
-_DELETE_REPLACED = f"""
-DELETE FROM assets WHERE rowid IN (SELECT _rowid FROM {_CLS} WHERE {REPLACING})
+# A newer version supersedes the current row: one BOOLEAN updated in place (10,000 rows spread
+# over 1M: ~10 ms with the commit; measured). The row stays, as that version's.
+_SUPERSEDE = f"""
+UPDATE {ROWS} SET is_current = false
+WHERE rowid IN (SELECT _rowid FROM {_CLS} WHERE _class = 'updated')
+"""
+
+# The same version seen again replaces its row (a new signed `url`, `last_synced_at`), by
+# delete + insert by rowid: DuckDB updates list columns very slowly (about 3 s per 10k rows at
+# 1M rows, measured), delete + append costs a few ms. The version's first-observation stamps
+# (`run_id`, `synced_at`) move to the new row.
+_DELETE_REFRESHED = f"""
+DELETE FROM {ROWS} WHERE rowid IN (SELECT _rowid FROM {_CLS} WHERE _class = 'same')
 """
 
 _INSERT_CURRENT = f"""
-INSERT INTO assets
-SELECT {select_list("i.")}, NULL, coalesce(c._first_synced_at, now()), now()
+INSERT INTO {ROWS}
+SELECT {select_list("i.")}, NULL, coalesce(c._first_synced_at, now()), now(),
+       CASE WHEN c._class = 'same' THEN c._stored_run_id ELSE i._run_id END,
+       CASE WHEN c._class = 'same' THEN c._stored_synced_at ELSE now() END,
+       true
 FROM {_IN} AS i JOIN {_CLS} AS c ON c._ord = i._ord
 WHERE c._class IN ('new', 'updated', 'same')
 """
@@ -152,12 +171,11 @@ _LINEAGE_INSERT = _LINEAGE_FROM.format(
 
 # An all-new write (`classify.all_new_once`): every valid row is new and its id's only one, so
 # the rows go in as they are, without `CLS` and without a join (8 ms of a ~140 ms 8,192-row
-# write for `CLS`, and ~0.3 us per row for each insert's join; measured, 200k emulator assets).
-_ALL_NEW_VERSIONS = f"""
-INSERT INTO asset_versions SELECT {_COLS}, _run_id, now() FROM {_IN} WHERE {{valid}}
-"""
+# write for `CLS`, and ~0.3 us per row for each insert's join; measured, 200k emulator assets):
+# each one row, current, and the first observation of its version.
 _ALL_NEW_CURRENT = f"""
-INSERT INTO assets SELECT {_COLS}, NULL, now(), now() FROM {_IN} WHERE {{valid}}
+INSERT INTO {ROWS}
+SELECT {_COLS}, NULL, now(), now(), _run_id, now(), true FROM {_IN} WHERE {{valid}}
 """
 _ALL_NEW_LINEAGE = _LINEAGE_FROM.format(rows=f"{_IN} WHERE {{valid}}")
 
@@ -261,7 +279,7 @@ def write_pages(
             fresh, new = True, all_new
             rejected += assets.num_rows - all_new
             if new:
-                for statement in (_ALL_NEW_VERSIONS, _ALL_NEW_CURRENT, _ALL_NEW_LINEAGE):
+                for statement in (_ALL_NEW_CURRENT, _ALL_NEW_LINEAGE):
                     con.execute(statement.format(valid=valid))
                 remember_all(con, known, valid)
         elif assets.num_rows:
@@ -275,17 +293,16 @@ def write_pages(
             total, invalid, new, updated, replaced, relinked, ids, older = (int(v) for v in row)
             unchanged = total - invalid - new - updated
             rejected += invalid
-            if total - invalid == ids:  # one row per id: no duplicates to choose among
-                if new or updated:
-                    con.execute(_VERSIONS_NEWER_SINGLE)
-            else:
-                con.execute(_VERSIONS_NEWER.format(valid=valid))
+            if total - invalid != ids:  # an id seen more than once: versions to choose among
+                con.execute(_VERSIONS_PASSED.format(valid=valid))
                 found = con.execute(_OLDER_COUNT).fetchone()
                 older = int(found[0]) if found else 0
             if older:
                 con.execute(_VERSIONS_OLDER.format(valid=valid))
-            if replaced:
-                con.execute(_DELETE_REPLACED)
+            if updated:
+                con.execute(_SUPERSEDE)
+            if replaced > updated:
+                con.execute(_DELETE_REFRESHED)
             if new or replaced:
                 con.execute(_INSERT_CURRENT)
             if relinked:

@@ -79,8 +79,10 @@ def replacing() -> list[PageBatch]:
 
 
 def loaded(path: str, max_delete_groups: int) -> DuckDBSink:
-    wh = open_warehouse(path) if max_delete_groups == MAX_DELETE_GROUPS else DuckDBSink(
-        path, max_delete_groups=max_delete_groups
+    wh = (
+        open_warehouse(path)
+        if max_delete_groups == MAX_DELETE_GROUPS
+        else DuckDBSink(path, max_delete_groups=max_delete_groups)
     )
     wh.plan_slices(STREAM, [SLICE])
     wh.write([initial()])
@@ -90,14 +92,15 @@ def loaded(path: str, max_delete_groups: int) -> DuckDBSink:
 def test_the_table_has_the_row_groups_the_tests_assume(tmp_path: object) -> None:
     with loaded(f"{tmp_path}/w.duckdb", MAX_DELETE_GROUPS) as wh:
         row = wh.connection.execute("SELECT count(DISTINCT row_group_id) FROM "
-                                    "pragma_storage_info('assets')").fetchone()  # fmt: skip
+                                    "pragma_storage_info('asset_rows')").fetchone()  # fmt: skip
         assert row == (GROUPS,)
 
 
 def test_a_write_in_parts_ends_exactly_as_one_transaction(tmp_path: object) -> None:
-    with loaded(f"{tmp_path}/parts.duckdb", 2) as parts, loaded(
-        f"{tmp_path}/whole.duckdb", MAX_DELETE_GROUPS
-    ) as whole:
+    with (
+        loaded(f"{tmp_path}/parts.duckdb", 2) as parts,
+        loaded(f"{tmp_path}/whole.duckdb", MAX_DELETE_GROUPS) as whole,
+    ):
         got = parts.write(replacing())
         want = whole.write(replacing())
         assert got == want == WriteResult(new=2, updated=41, unchanged=13, rejected=2)
@@ -175,27 +178,58 @@ def test_the_budget_must_allow_one_group(tmp_path: object) -> None:
         DuckDBSink(f"{tmp_path}/w.duckdb", max_delete_groups=0)
 
 
+def _spread_warehouse(path: str, numbers: np.ndarray) -> DuckDBSink:
+    """A sink over 200 full row groups of current rows, appended as they are (no upsert)."""
+    wh = DuckDBSink(path, max_delete_groups=1_000)
+    for chunk in np.array_split(numbers, 10):
+        wh.connection.register("b", make_assets(chunk, BASE_MS + 10 + 0 * chunk))
+        wh.connection.execute(
+            "INSERT INTO asset_rows SELECT *, NULL, now(), now(), NULL, now(), true FROM b"
+        )
+        wh.connection.unregister("b")
+    return wh
+
+
 def test_a_delete_that_ran_out_of_memory_is_written_again_after_attaching_the_file_again(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB 2.0.1: a DELETE that runs out of memory and is rolled back leaves its aborted
     deletes behind, and deleting those rows again fails with "Conflict on tuple deletion!"
     until the file is attached again. Here no room is made for the delete information
-    (200 row groups, 50 MiB, against a 32MB write limit), so the DELETE runs out; the sink
-    attaches the file again and writes the pages again under the connection's limit."""
+    (200 row groups, 50 MiB, against a 32MB write limit), so the DELETE of the rows that the
+    same versions, seen again, replace runs out; the sink attaches the file again and writes
+    the pages again under the connection's limit."""
     monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
     monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
     numbers = np.arange(200 * GROUP_ROWS)
-    with DuckDBSink(f"{tmp_path}/oom.duckdb", max_delete_groups=1_000) as wh:
-        for chunk in np.array_split(numbers, 10):  # appended as they are: no upsert needed
-            wh.connection.register("b", make_assets(chunk, BASE_MS + 10 + 0 * chunk))
-            wh.connection.execute("INSERT INTO assets SELECT *, NULL, now(), now() FROM b")
-            wh.connection.unregister("b")
+    with _spread_warehouse(f"{tmp_path}/oom.duckdb", numbers) as wh:
+        spread = numbers[:: len(numbers) // 300]
+        result = wh.write([page(make_assets(spread, BASE_MS + 10 + 0 * spread))])
+        assert (result.unchanged, wh.reattached) == (len(spread), 1)
+        rows = wh.connection.execute(
+            "SELECT (SELECT count(*) FROM asset_rows), count(*), count(DISTINCT id),"
+            " count(*) FILTER (WHERE last_synced_at > first_synced_at) FROM assets"
+        ).fetchone()
+        assert rows == (len(numbers), len(numbers), len(numbers), len(spread))
+
+
+def test_newer_versions_spread_over_every_row_group_only_flip_a_flag(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same spread write with NEWER versions: the stored rows stay (as the superseded
+    versions) and only their `is_current` flag is updated, which fits the 32MB write limit
+    where deleting them did not (the test above): no retry, no attach."""
+    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
+    monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
+    numbers = np.arange(200 * GROUP_ROWS)
+    with _spread_warehouse(f"{tmp_path}/flags.duckdb", numbers) as wh:
         spread = numbers[:: len(numbers) // 300]
         result = wh.write([page(make_assets(spread, BASE_MS + 20 + 0 * spread))])
-        assert (result.updated, wh.reattached) == (len(spread), 1)
+        assert (result.updated, wh.reattached) == (len(spread), 0)
         rows = wh.connection.execute(
             f"SELECT count(*), count(DISTINCT id), count(*) FILTER "
             f"(WHERE epoch_ms(updated_at) = {BASE_MS + 20}) FROM assets"
         ).fetchone()
         assert rows == (len(numbers), len(numbers), len(spread))
+        versions = wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone()
+        assert versions == (len(numbers) + len(spread),)

@@ -63,13 +63,16 @@ def test_lineage_matches_a_reference_count(numbers: set[int]) -> None:
 def test_unique_ids_reports_a_duplicated_row(wh: DuckDBSink) -> None:
     _store(wh, [1, 2, 3])
     assert quality.unique_ids(wh.connection).passed
-    wh.connection.execute("INSERT INTO assets SELECT * FROM assets WHERE id = 'asset_2'")
+    # asset_2's current row twice: a duplicated id, and its version twice
+    wh.connection.execute("INSERT INTO asset_rows SELECT * FROM asset_rows WHERE id = 'asset_2'")
+    # asset_3's version twice, once as a superseded row: its id stays unique
     wh.connection.execute(
-        "INSERT INTO asset_versions SELECT * FROM asset_versions WHERE id = 'asset_3'"
+        "INSERT INTO asset_rows SELECT * REPLACE (false AS is_current) FROM asset_rows"
+        " WHERE id = 'asset_3'"
     )
     outcome = quality.unique_ids(wh.connection)
     assert outcome == quality.CheckOutcome(
-        False, {"assets": 4, "duplicate_ids": 1, "duplicate_versions": 1}
+        False, {"assets": 4, "duplicate_ids": 1, "duplicate_versions": 2}
     )
 
 

@@ -84,6 +84,33 @@ def test_equal_version_refreshes_url_and_last_synced(wh: DuckDBSink) -> None:
     assert versions(wh) == [("asset_1", 20)]
 
 
+def test_each_version_is_stored_once_with_its_first_observation(wh: DuckDBSink) -> None:
+    """One row per version (`asset_rows`): the current version's row is the one `assets`
+    shows, so a refresh (a new signed url) shows in its version too, while `run_id` and
+    `synced_at` stay those of the version's first observation; a newer version only turns the
+    old row's `is_current` off, and that row keeps what it held then."""
+    wh.write([page(batch((1, 10)), run_id="r1")])
+    (first_seen,) = wh.connection.execute("SELECT synced_at FROM asset_versions").fetchone() or (
+        None,
+    )
+    fresh = batch((1, 10)).to_pylist()
+    fresh[0]["url"] = "https://cdn.example/new-signature"
+    refreshed = pa.RecordBatch.from_pylist(fresh, schema=batch().schema)
+    assert wh.write([page(refreshed, run_id="r2")]) == WriteResult(unchanged=1)
+    assert wh.write([page(batch((1, 20)), run_id="r3")]) == WriteResult(updated=1)
+    rows = wh.connection.execute(
+        f"SELECT epoch_ms(updated_at) - {BASE_MS}, url, run_id, synced_at, is_current"
+        " FROM asset_rows ORDER BY updated_at"
+    ).fetchall()
+    assert [r[:3] + r[4:] for r in rows] == [
+        (10, "https://cdn.example/new-signature", "r1", False),
+        (20, "https://cdn.example/asset_1?v=" + str(BASE_MS + 20), "r3", True),
+    ]
+    assert rows[0][3] == first_seen
+    assert wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (2,)
+    assert wh.dead_rows() == (1, 3)  # the refreshed row's first copy, until a compaction
+
+
 def test_duplicates_within_one_call_keep_the_newest(wh: DuckDBSink) -> None:
     result = wh.write([page(batch((1, 10), (1, 30))), page(batch((1, 20), (1, 30)))])
     assert result == WriteResult(new=1, unchanged=3)
@@ -430,7 +457,8 @@ def test_json_typed_raw_is_stored_as_json_and_text_raw_makes_the_write_checked(
 def test_dead_rows_of_many_runs_add_up_and_close_reclaims_them(
     db_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each run replaces ~3 % of the rows (delete + append): no run alone reaches the 10 %
+    """Each run sees ~3 % of the rows again, the same versions, and replaces them (delete +
+    append: a new signed url, `last_synced_at`): no run alone reaches the 10 %
     share, but the dead rows of the runs add up, and the close that finds 10 % rewrites the
     table. What is left dead is at most the last row group the copy filled up; every live
     row is unchanged. (A checkpoint's vacuum only merges row groups the run changed, so
@@ -443,7 +471,7 @@ def test_dead_rows_of_many_runs_add_up_and_close_reclaims_them(
     for run in range(1, 5):
         with open_warehouse(db_path) as wh:
             changed = range((run - 1) * per_run, run * per_run)
-            wh.write([page(batch(*((i, 10 + run) for i in changed)))])
+            wh.write([page(batch(*((i, 10) for i in changed)))])
             seen.append(wh.dead_rows())
             before = wh.connection.execute(_LIVE).fetchall()
     assert seen == [(k * per_run, n + k * per_run) for k in range(1, 5)]
@@ -451,9 +479,7 @@ def test_dead_rows_of_many_runs_add_up_and_close_reclaims_them(
         dead, stored = wh.dead_rows()
         assert dead < WRITER_ROW_GROUP_SIZE and dead < 4 * per_run and stored == n + dead
         assert wh.connection.execute(_LIVE).fetchall() == before
-        assert wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (
-            n + 4 * per_run,
-        )
+        assert wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone() == (n,)
     with open_warehouse(db_path) as wh:  # below the share: the next close leaves it alone
         assert wh.dead_rows() == (dead, stored)
 
@@ -462,16 +488,20 @@ def test_compact_returns_what_was_dead_and_keeps_every_row_and_view(db_path: str
     with open_warehouse(db_path) as wh:
         assert wh.compact() == 0  # nothing dead: nothing rewritten
         wh.write([page(batch(*((n, 10) for n in range(20_000))))])
-        wh.write([page(batch(*((n, 20) for n in range(10_000))))])
-        assert wh.dead_rows() == (10_000, 30_000)
+        wh.write([page(batch(*((n, 10) for n in range(10_000))))])  # seen again: replaced
+        wh.write([page(batch(*((n, 20) for n in range(5_000))))])  # newer: the old ones stay
+        assert wh.dead_rows() == (10_000, 35_000)
         live = wh.connection.execute(_LIVE).fetchall()
+        history = wh.connection.execute("SELECT * FROM asset_history ORDER BY id, updated_at")
+        versions = history.fetchall()
         assert wh.compact() == 10_000
         dead, stored = wh.dead_rows()
-        assert dead < WRITER_ROW_GROUP_SIZE and stored == 20_000 + dead
+        assert dead < WRITER_ROW_GROUP_SIZE and stored == 25_000 + dead
         con = wh.connection
         assert con.execute(_LIVE).fetchall() == live
         assert con.execute("SELECT count(*) FROM live_assets").fetchone() == (20_000,)
-        assert con.execute("SELECT count(*) FROM asset_history").fetchone() == (30_000,)
+        history = con.execute("SELECT * FROM asset_history ORDER BY id, updated_at")
+        assert history.fetchall() == versions and len(versions) == 25_000
         assert con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone() == (0,)
 
 
@@ -482,7 +512,7 @@ def test_a_failed_compaction_still_closes_the_warehouse_and_loses_nothing(
     monkeypatch.setattr(compaction, "DELETE_OLD", "DELETE FROM no_such_table WHERE 1 = ?")
     with open_warehouse(db_path) as wh:
         wh.write([page(batch(*((n, 10) for n in range(100))))])
-        wh.write([page(batch(*((n, 20) for n in range(50))))])
+        wh.write([page(batch(*((n, 10) for n in range(50))))])  # seen again: replaced
         live = wh.connection.execute(_LIVE).fetchall()
     assert "compaction failed, tried again at the next close" in caplog.text
     with open_warehouse(db_path) as wh:  # closed and released; the rewrite rolled back
