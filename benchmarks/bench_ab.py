@@ -30,7 +30,6 @@ temporary folder for `--quick`).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -46,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_compare import log, measure
-from harness import ROOT, EmulatorProcess, machine, machine_line, output_dir, python_cmd
+from harness import ROOT, EmulatorProcess, machine, machine_line, output_dir, publish, python_cmd
 
 VARIANTS = ("a", "b")
 CONTENDER = Path("benchmarks") / "contenders" / "assets_sync_run.py"
@@ -277,11 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     res["rounds"] = rounds
     res["summary"] = summarize(rounds)
     res["total_s"] = round(time.perf_counter() - t0, 1)
-    (out_dir / f"{label}.json").write_text(json.dumps(res, indent=2, default=str))
-    md = markdown(res)
-    (out_dir / f"{label}.md").write_text(md)
-    print(md)
-    log(f"done in {res['total_s']} s: {out_dir / (label + '.json')}")
+    publish(out_dir, label, res, markdown(res))
 
 
 if __name__ == "__main__":

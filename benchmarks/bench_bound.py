@@ -35,7 +35,6 @@ Output: `<out-dir>/<label>.json` and `.md`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_compare import log, measure
-from harness import EmulatorProcess, machine, machine_line, output_dir, python_cmd
+from harness import EmulatorProcess, machine, machine_line, output_dir, publish, python_cmd
 
 TARGET_RATIO = 1.3
 
@@ -190,11 +189,7 @@ def main() -> None:
     res["rows"] = rows
     res["bound"] = bound(rows, cores)
     res["total_s"] = round(time.perf_counter() - t0, 1)
-    (out_dir / f"{label}.json").write_text(json.dumps(res, indent=2, default=str))
-    md = markdown(res)
-    (out_dir / f"{label}.md").write_text(md)
-    print(md)
-    log(f"done in {res['total_s']} s: {out_dir / (label + '.json')}")
+    publish(out_dir, label, res, markdown(res))
 
 
 if __name__ == "__main__":

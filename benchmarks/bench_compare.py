@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import shutil
 import sys
@@ -53,6 +52,7 @@ from harness import (
     contender_env,
     machine,
     machine_line,
+    publish,
     python_cmd,
     run_process,
 )
@@ -631,11 +631,7 @@ def main() -> None:
             log(f"work folder kept: {work}")
     res["total_s"] = round(time.perf_counter() - t0, 1)
     res["targets"] = targets(res)
-    (out_dir / f"{label}.json").write_text(json.dumps(res, indent=2, default=str))
-    md = markdown(res)
-    (out_dir / f"{label}.md").write_text(md)
-    print(md)
-    log(f"done in {res['total_s']} s: {out_dir / (label + '.json')}")
+    publish(out_dir, label, res, markdown(res))
     failed = failed_runs(res)
     if failed:
         log(f"FAILED contender runs: {failed}")

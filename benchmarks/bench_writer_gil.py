@@ -22,7 +22,6 @@ Output: `<out-dir>/<label>.json` and `.md`.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 from bench_compare import log  # noqa: E402
-from harness import AUTH, EmulatorProcess, machine, machine_line, output_dir  # noqa: E402
+from harness import AUTH, EmulatorProcess, machine, machine_line, output_dir, publish  # noqa: E402
 
 from assets_sync.batching import WriteBuffer  # noqa: E402
 from assets_sync.engine import SyncConfig  # noqa: E402
@@ -209,10 +208,7 @@ def main() -> None:
                 for f in Path(work).glob(f"w-{r}-{share}.duckdb*"):
                     f.unlink()
     res = {"label": label, "assets": n, "machine": machine(), "rows": summarize(runs)}
-    (out_dir / f"{label}.json").write_text(json.dumps(res, indent=2))
-    md = markdown(res)
-    (out_dir / f"{label}.md").write_text(md)
-    print(md)
+    publish(out_dir, label, res, markdown(res))
 
 
 if __name__ == "__main__":

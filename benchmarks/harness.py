@@ -311,6 +311,18 @@ def output_dir(out_dir: str | None, quick: bool, prefix: str) -> Path:
     return path
 
 
+def publish(out_dir: Path, label: str, res: dict[str, Any], md: str) -> Path:
+    """Write a benchmark's `<label>.json` (`res`) and `<label>.md` (`md`), print the markdown,
+    and say on stderr where the results went (with `res["total_s"]` when there is one)."""
+    path = out_dir / f"{label}.json"
+    path.write_text(json.dumps(res, indent=2, default=str))
+    (out_dir / f"{label}.md").write_text(md)
+    print(md)
+    took = f" in {res['total_s']} s" if "total_s" in res else ""
+    print(f"[{time.strftime('%H:%M:%S')}] done{took}: {path}", file=sys.stderr, flush=True)
+    return path
+
+
 def python_cmd(script: str, *args: str) -> list[str]:
     return [sys.executable, str(CONTENDERS / script), *args]
 
