@@ -178,16 +178,37 @@ def test_the_budget_must_allow_one_group(tmp_path: object) -> None:
         DuckDBSink(f"{tmp_path}/w.duckdb", max_delete_groups=0)
 
 
-def _spread_warehouse(path: str, numbers: np.ndarray) -> DuckDBSink:
-    """A sink over 200 full row groups of current rows, appended as they are (no upsert)."""
-    wh = DuckDBSink(path, max_delete_groups=1_000)
-    for chunk in np.array_split(numbers, 10):
-        wh.connection.register("b", make_assets(chunk, BASE_MS + 10 + 0 * chunk))
-        wh.connection.execute(
-            "INSERT INTO asset_rows SELECT *, NULL, now(), now(), NULL, now(), true FROM b"
-        )
-        wh.connection.unregister("b")
-    return wh
+SPREAD_GROUPS = 200
+SPREAD_ROWS = len(range(0, SPREAD_GROUPS * GROUP_ROWS, SPREAD_GROUPS * GROUP_ROWS // 300))
+
+
+def _spread_write(
+    path: str, monkeypatch: pytest.MonkeyPatch, stamp_ms: int
+) -> tuple[WriteResult, int, tuple[int, ...]]:
+    """200 full row groups of current rows at `BASE_MS + 10` (appended as they are), then one
+    write of 301 of them spread over every group at `BASE_MS + stamp_ms`, under a 32MB write
+    limit with no room made for DuckDB's delete information. Returns the write's result, the
+    re-attaches, and (rows stored, current rows, distinct current ids, current rows at the new
+    stamp, current rows synced again)."""
+    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
+    monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
+    numbers = np.arange(SPREAD_GROUPS * GROUP_ROWS)
+    with DuckDBSink(path, max_delete_groups=1_000) as wh:
+        for chunk in np.array_split(numbers, 10):
+            wh.connection.register("b", make_assets(chunk, BASE_MS + 10 + 0 * chunk))
+            wh.connection.execute(
+                "INSERT INTO asset_rows SELECT *, NULL, now(), now(), NULL, now(), true FROM b"
+            )
+            wh.connection.unregister("b")
+        spread = numbers[:: len(numbers) // 300]
+        result = wh.write([page(make_assets(spread, BASE_MS + stamp_ms + 0 * spread))])
+        row = wh.connection.execute(
+            "SELECT (SELECT count(*) FROM asset_rows), count(*), count(DISTINCT id),"
+            f" count(*) FILTER (WHERE epoch_ms(updated_at) = {BASE_MS + stamp_ms}),"
+            " count(*) FILTER (WHERE last_synced_at > first_synced_at) FROM assets"
+        ).fetchone()
+        assert row is not None
+        return result, wh.reattached, tuple(int(v) for v in row)
 
 
 def test_a_delete_that_ran_out_of_memory_is_written_again_after_attaching_the_file_again(
@@ -199,18 +220,10 @@ def test_a_delete_that_ran_out_of_memory_is_written_again_after_attaching_the_fi
     (200 row groups, 50 MiB, against a 32MB write limit), so the DELETE of the rows that the
     same versions, seen again, replace runs out; the sink attaches the file again and writes
     the pages again under the connection's limit."""
-    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
-    monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
-    numbers = np.arange(200 * GROUP_ROWS)
-    with _spread_warehouse(f"{tmp_path}/oom.duckdb", numbers) as wh:
-        spread = numbers[:: len(numbers) // 300]
-        result = wh.write([page(make_assets(spread, BASE_MS + 10 + 0 * spread))])
-        assert (result.unchanged, wh.reattached) == (len(spread), 1)
-        rows = wh.connection.execute(
-            "SELECT (SELECT count(*) FROM asset_rows), count(*), count(DISTINCT id),"
-            " count(*) FILTER (WHERE last_synced_at > first_synced_at) FROM assets"
-        ).fetchone()
-        assert rows == (len(numbers), len(numbers), len(numbers), len(spread))
+    result, reattached, rows = _spread_write(f"{tmp_path}/oom.duckdb", monkeypatch, 10)
+    assert (result.unchanged, reattached) == (SPREAD_ROWS, 1)
+    stored = SPREAD_GROUPS * GROUP_ROWS
+    assert rows == (stored, stored, stored, stored, SPREAD_ROWS)
 
 
 def test_newer_versions_spread_over_every_row_group_only_flip_a_flag(
@@ -219,17 +232,7 @@ def test_newer_versions_spread_over_every_row_group_only_flip_a_flag(
     """The same spread write with NEWER versions: the stored rows stay (as the superseded
     versions) and only their `is_current` flag is updated, which fits the 32MB write limit
     where deleting them did not (the test above): no retry, no attach."""
-    monkeypatch.setattr(connection_module, "WRITE_MEMORY_LIMIT", "32MB")
-    monkeypatch.setattr(sink_module, "DELETE_INFO_BYTES", 0)
-    numbers = np.arange(200 * GROUP_ROWS)
-    with _spread_warehouse(f"{tmp_path}/flags.duckdb", numbers) as wh:
-        spread = numbers[:: len(numbers) // 300]
-        result = wh.write([page(make_assets(spread, BASE_MS + 20 + 0 * spread))])
-        assert (result.updated, wh.reattached) == (len(spread), 0)
-        rows = wh.connection.execute(
-            f"SELECT count(*), count(DISTINCT id), count(*) FILTER "
-            f"(WHERE epoch_ms(updated_at) = {BASE_MS + 20}) FROM assets"
-        ).fetchone()
-        assert rows == (len(numbers), len(numbers), len(spread))
-        versions = wh.connection.execute("SELECT count(*) FROM asset_versions").fetchone()
-        assert versions == (len(numbers) + len(spread),)
+    result, reattached, rows = _spread_write(f"{tmp_path}/flags.duckdb", monkeypatch, 20)
+    assert (result.updated, reattached) == (SPREAD_ROWS, 0)
+    stored = SPREAD_GROUPS * GROUP_ROWS
+    assert rows == (stored + SPREAD_ROWS, stored, stored, SPREAD_ROWS, SPREAD_ROWS)
