@@ -10,6 +10,7 @@ refused rather than written with a schema this code does not know.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +18,8 @@ from importlib import resources
 import duckdb
 
 from warehouse.errors import WarehouseError
+
+_log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -93,6 +96,15 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[int
     pending = pending_migrations(con, upto)
     if not pending:
         return []
+    applied = applied_versions(con)
+    if applied:  # an upgrade of a warehouse with data, not the creation of a new one
+        _log.warning(
+            "upgrading the warehouse schema from version %d to %d in one transaction; an upgrade "
+            "that rewrites the asset tables takes about half a minute per million assets, and "
+            "the file keeps its size (DuckDB reuses the freed space for later writes)",
+            max(applied),
+            pending[-1].version,
+        )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(_LEDGER_DDL)

@@ -77,11 +77,16 @@ def test_asset_tables_derive_from_the_record_schema(wh: DuckDBSink) -> None:
     assert types["updated_at"] == types["deleted_at"] == "TIMESTAMP WITH TIME ZONE"
 
 
-def test_an_older_warehouse_upgrades_and_keeps_its_data(db_path: str) -> None:
+def test_an_older_warehouse_upgrades_and_keeps_its_data(
+    db_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with DuckDBSink(db_path, migrate_to=1) as old:
         assert objects(old.connection, "VIEW") == set()
         write_old_layout(old, [page(make_assets([1, 2], [BASE_MS + 1, BASE_MS + 2]))])
+    assert "upgrading" not in caplog.text  # creating a warehouse is no upgrade
+    latest = available_migrations()[-1].version
     with open_warehouse(db_path) as wh:
+        assert f"upgrading the warehouse schema from version 1 to {latest}" in caplog.text
         assert objects(wh.connection, "VIEW") >= VIEWS
         assert wh.connection.execute("SELECT count(*) FROM live_assets").fetchone() == (2,)
         assert wh.stream_state(STREAM).slices[0].slice_id == "s1"
