@@ -29,14 +29,11 @@ from __future__ import annotations
 import duckdb
 
 from assets_sync.schema import LINEAGE_RELATIONS
+from warehouse.columns import ROWS
 
 IN = "_wh_in"  # the incoming asset rows (a registered Arrow table, with `_ord`)
 CLS = "_wh_cls"  # one row per incoming id, classified (a temp table; the caller drops it)
 KNOWN = "_wh_known_ids"  # `hash(id)` of every stored id, while a first sync keeps it
-#: The table behind the `assets` and `asset_versions` views: one row per version stored, the
-#: current one of each id flagged `is_current` (migration 0006). Written only through here and
-#: `warehouse.upsert`, `warehouse.reconcile` and `warehouse.compaction`.
-ROWS = "asset_rows"
 
 _LINEAGE_DIFF = " OR ".join(f"l.{c} IS DISTINCT FROM a.{c}" for c in LINEAGE_RELATIONS)
 

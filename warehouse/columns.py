@@ -30,7 +30,11 @@ VERSIONS_EXTRA: tuple[tuple[str, str], ...] = (
     ("run_id", "VARCHAR"),
     ("synced_at", "TIMESTAMP WITH TIME ZONE"),
 )
-#: `asset_rows`, the table behind both views (migration 0006): both extras and the flag.
+#: The table behind the `assets` and `asset_versions` views: one row per version stored, the
+#: current one of each id flagged `is_current` (migration 0006). Written only by
+#: `warehouse.upsert`, `warehouse.reconcile` and `warehouse.compaction`.
+ROWS = "asset_rows"
+#: Its columns after the asset columns: both views' extras and the flag.
 ROWS_EXTRA: tuple[tuple[str, str], ...] = (
     *ASSETS_EXTRA,
     *VERSIONS_EXTRA,
@@ -66,9 +70,7 @@ def asset_column_types() -> tuple[tuple[str, str], ...]:
 
 def expected_columns(table: str) -> tuple[tuple[str, str], ...]:
     """The exact (name, type) list `assets`, `asset_versions` or `asset_rows` must have."""
-    extra = {"assets": ASSETS_EXTRA, "asset_versions": VERSIONS_EXTRA, "asset_rows": ROWS_EXTRA}[
-        table
-    ]
+    extra = {"assets": ASSETS_EXTRA, "asset_versions": VERSIONS_EXTRA, ROWS: ROWS_EXTRA}[table]
     return asset_column_types() + extra
 
 
@@ -84,7 +86,7 @@ def live_columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[str,
 
 def check_asset_tables(
     con: duckdb.DuckDBPyConnection,
-    tables: Sequence[str] = ("asset_rows", "assets", "asset_versions"),
+    tables: Sequence[str] = (ROWS, "assets", "asset_versions"),
 ) -> None:
     """Raise WarehouseError if a table's columns differ from what ASSET_SCHEMA implies."""
     for table in tables:

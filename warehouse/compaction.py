@@ -13,7 +13,7 @@ freed blocks and reuses them for later writes (it grew from 975 to 1,556 MB ther
 crash during it changes nothing (one transaction).
 """
 
-# SQL below is composed from this module's constants and `classify.ROWS` only (S608).
+# SQL below is composed from this module's constants and `columns.ROWS` only (S608).
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from warehouse.classify import ROWS
+from warehouse.columns import ROWS
 from warehouse.connection import NO_VACUUM, VACUUM, transaction
 
 #: A sink's `close()` compacts `assets` when dead rows are at least this share of its stored

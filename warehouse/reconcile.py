@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from assets_sync.sink import ReconcileResult, StreamKey, check_deleted_fraction
-from warehouse.classify import ROWS
+from warehouse.columns import ROWS
 from warehouse.scope import stream_predicate
 from warehouse.timeutil import ms_to_dt
 

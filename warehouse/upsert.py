@@ -62,8 +62,8 @@ import pyarrow as pa
 
 from assets_sync.schema import ASSET_SCHEMA, LINEAGE_RELATIONS, REJECT_SCHEMA
 from assets_sync.sink import PageBatch, WriteResult
-from warehouse.classify import CLS, IN, ROWS, all_new_once, classify, remember_all, remember_new
-from warehouse.columns import select_list
+from warehouse.classify import CLS, IN, all_new_once, classify, remember_all, remember_new
+from warehouse.columns import ROWS, select_list
 from warehouse.delete_budget import DeletePlan, drop_deferred, plan_deletes
 from warehouse.incoming import TEXT_RAW_SCHEMA, combined, raw_is_json
 from warehouse.ledger import ensure_stream, upsert_progress
