@@ -317,12 +317,17 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             rw, rwork = _ratio(w, fw), _ratio(work, fwork)
             measured = f"process {_f(rw)}x, work {_f(rwork)}x"
+            verdict = rw
             if res.get("compare_rounds"):
-                measured += (f" (the median round; every round: "
-                             f"{rounds_mod.spread(res['compare_rounds'], who)})")  # fmt: skip
+                # each contender is judged by its own median over the rounds; the tables'
+                # round is the engine's median, which need not be this contender's
+                verdict = rounds_mod.median_ratio(res["compare_rounds"], who)
+                measured = (f"median of the rounds {_f(verdict)}x (every round: "
+                            f"{rounds_mod.spread(res['compare_rounds'], who)}); "
+                            f"the tables' round: {measured}")  # fmt: skip
             t.append({"target": f"1. full sync <= 1.3x floor ({who}, {n:,} assets)",
                       "measured": measured,
-                      "holds": bool(rw is not None and rw <= 1.3)})  # fmt: skip
+                      "holds": bool(verdict is not None and verdict <= 1.3)})  # fmt: skip
             rss = _get(rows, who, "peak_rss_mb")
             t.append(
                 {

@@ -69,6 +69,14 @@ def spread(rounds: Sequence[dict[str, Any]], name: str) -> str:
     return " / ".join("-" if v is None else f"{v:.2f}" for v in values) + "x"
 
 
+def median_ratio(rounds: Sequence[dict[str, Any]], name: str) -> float | None:
+    """`name`'s own median ratio over the rounds (the lower middle with an even count), or
+    None if no round has one. The target verdict of a contender that is not the one the median
+    round was chosen by (the CLI) comes from this, not from the engine's median round."""
+    values = sorted(v for cmp in rounds if (v := ratio(cmp["rows"], name)) is not None)
+    return values[(len(values) - 1) // 2] if values else None
+
+
 def table(rounds: Sequence[dict[str, Any]], chosen: int) -> list[str]:
     """Markdown lines: one row per round, the floor's work and each contender's ratio and
     peak RSS; the round the report's tables come from is marked."""
