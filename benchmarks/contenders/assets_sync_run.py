@@ -2,10 +2,10 @@
 without Dagster, so that process start-up and Dagster's own cost are told apart from the sync.
 
 Builds exactly what the CLI's job builds (an `AssetsClient` with its default retry policy and
-rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults, the system allocator
-for Arrow and no pandas in pyarrow, as the CLI sets them) and calls the engine once. Like the
-CLI's `sync`, `reconcile`, `status` and `export`, it also keeps NumPy out of pyarrow
-(`assets_sync.memory.keep_numpy_out_of_pyarrow`, before any import of pyarrow):
+rate limiter, `open_warehouse(path)`, `SyncConfig` from the CLI's defaults) and calls the engine
+once: the README's "From Python, without Dagster" block. It starts as that block does, with
+`assets_sync.memory.lean_sync_process()` before any import of pyarrow: NumPy and pandas kept
+out of pyarrow and Arrow on the system allocator, what the CLI's `sync` sets:
 
     python benchmarks/contenders/assets_sync_run.py --warehouse W [--mode sync|reconcile]
         [--slices 16] [--concurrency 8] [--settle-lag-seconds 0] [--lookback-minutes 15]
@@ -34,9 +34,9 @@ from dataclasses import asdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from assets_sync.memory import keep_numpy_out_of_pyarrow  # noqa: E402
+from assets_sync.memory import lean_sync_process  # noqa: E402
 
-keep_numpy_out_of_pyarrow()  # before anything imports pyarrow
+LEAN = lean_sync_process()  # before anything imports pyarrow, as the README's Python block
 
 from writer_timeline import WriterTimeline  # noqa: E402
 
@@ -44,7 +44,6 @@ import assets_sync  # noqa: E402
 from assets_sync.client import AssetsClient  # noqa: E402
 from assets_sync.config import ApiSettings  # noqa: E402
 from assets_sync.engine import SyncConfig, run_sync  # noqa: E402
-from assets_sync.memory import keep_pandas_out_of_pyarrow, prefer_system_allocator  # noqa: E402
 from assets_sync.ratelimit import RateLimiter  # noqa: E402
 from assets_sync.reconcile import run_reconcile  # noqa: E402
 from assets_sync.sink import StreamKey  # noqa: E402
@@ -69,8 +68,6 @@ def main() -> None:
         "--writer-timeline", action="store_true", help="time the writer's writes (WriterTimeline)"
     )
     args = parser.parse_args()
-    prefer_system_allocator()  # as the CLI does at start
-    keep_pandas_out_of_pyarrow()
     config = SyncConfig(
         lookback_ms=round(args.lookback_minutes * 60_000),
         settle_lag_ms=round(args.settle_lag_seconds * 1000),

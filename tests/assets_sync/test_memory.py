@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import platform
 import subprocess
 import sys
@@ -86,6 +87,38 @@ def test_the_cli_opts_out_before_running_a_command(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(cli.Console, "print", lambda *a, **k: None)
     cli.main(["status", "--warehouse", str(ROOT / "no-such-dir" / "w.duckdb")])
     assert calls == ["allocator", "pandas"]
+
+
+def test_a_lean_sync_process_keeps_numpy_and_pandas_out_and_uses_the_system_allocator() -> None:
+    """In a fresh interpreter, as the README's Python block starts: one call, then a
+    normalization imports neither NumPy nor pandas, and Arrow allocates with malloc."""
+    script = """
+        import json, sys
+        from assets_sync.memory import lean_sync_process
+        took = lean_sync_process()
+        from assets_sync.normalize import normalize
+        from tests.assets_sync.fakeapi import make_asset
+        assets, _ = normalize([make_asset(1, 5)])
+        import pyarrow as pa
+        assert assets.num_rows == 1 and pa.default_memory_pool().backend_name == "system"
+        took["modules"] = sorted({"numpy", "pandas"} & set(sys.modules))
+        print(json.dumps(took))
+        """
+    took = json.loads(_fresh(script))
+    assert took["allocator"] == "system" and took["modules"] == []
+    assert took["numpy_kept_out"] is (importlib.util.find_spec("numpy") is not None)
+    assert took["pandas_kept_out"] is (importlib.util.find_spec("pandas") is not None)
+
+
+def test_a_lean_sync_process_after_pyarrow_was_imported_keeps_what_it_can() -> None:
+    script = """
+        import json
+        import pyarrow
+        from assets_sync.memory import lean_sync_process
+        print(json.dumps(lean_sync_process()))
+        """
+    took = json.loads(_fresh(script))
+    assert took["numpy_kept_out"] is False and took["allocator"] == "system"
 
 
 def test_httpx_is_imported_without_its_command_line() -> None:
