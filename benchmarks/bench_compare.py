@@ -299,6 +299,10 @@ def _get(rows: dict[str, Any], name: str, key: str) -> Any:
     return row.get(key) if "skipped" not in row else None
 
 
+def _round2(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
 def _ratio(a: Any, b: Any) -> float | None:
     if a is None or b is None or not b:
         return None
@@ -321,9 +325,10 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
             if res.get("compare_rounds"):
                 # each contender is judged by its own median over the rounds; the tables'
                 # round is the engine's median, which need not be this contender's
-                verdict = rounds_mod.median_ratio(res["compare_rounds"], who)
-                measured = (f"median of the rounds {_f(verdict)}x (every round: "
-                            f"{rounds_mod.spread(res['compare_rounds'], who)}); "
+                verdict = rounds_mod.median_wall_ratio(res["compare_rounds"], who)
+                walls = [rounds_mod.wall_ratio(cmp["rows"], who) for cmp in res["compare_rounds"]]
+                measured = (f"process, median of the rounds {_f(_round2(verdict))}x (every "
+                            f"round: {' / '.join(_f(_round2(v)) for v in walls)}x); "
                             f"the tables' round: {measured}")  # fmt: skip
             t.append({"target": f"1. full sync <= 1.3x floor ({who}, {n:,} assets)",
                       "measured": measured,

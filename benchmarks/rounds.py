@@ -69,11 +69,17 @@ def spread(rounds: Sequence[dict[str, Any]], name: str) -> str:
     return " / ".join("-" if v is None else f"{v:.2f}" for v in values) + "x"
 
 
-def median_ratio(rounds: Sequence[dict[str, Any]], name: str) -> float | None:
-    """`name`'s own median ratio over the rounds (the lower middle with an even count), or
-    None if no round has one. The target verdict of a contender that is not the one the median
-    round was chosen by (the CLI) comes from this, not from the engine's median round."""
-    values = sorted(v for cmp in rounds if (v := ratio(cmp["rows"], name)) is not None)
+def wall_ratio(rows: dict[str, Any], name: str) -> float | None:
+    """`name`'s process wall time over the floor's in one round (target 1's measure)."""
+    wall, floor_wall = _value(rows, name, "wall_s"), _value(rows, "floor", "wall_s")
+    return wall / floor_wall if wall is not None and floor_wall else None
+
+
+def median_wall_ratio(rounds: Sequence[dict[str, Any]], name: str) -> float | None:
+    """`name`'s own median of process wall / floor wall over the rounds (the lower middle with
+    an even count), or None if no round has one. Target 1's verdict for every contender comes
+    from this, not from the round the tables show (the engine's median by work time)."""
+    values = sorted(v for cmp in rounds if (v := wall_ratio(cmp["rows"], name)) is not None)
     return values[(len(values) - 1) // 2] if values else None
 
 

@@ -82,7 +82,7 @@ def test_the_report_shows_every_round_and_keeps_the_median_ones_tables() -> None
     res["targets"] = targets(res)
     first = res["targets"][0]
     assert first["measured"].startswith(
-        "median of the rounds 1.55x (every round: 1.60 / 1.50 / 1.55x)"
+        "process, median of the rounds 1.55x (every round: 1.60 / 1.50 / 1.55x)"
     )
     assert first["holds"] is False  # 1.55x
     md = markdown(res)
@@ -99,14 +99,16 @@ def test_each_contender_is_judged_by_its_own_median_over_the_rounds() -> None:
         cmp["rows"]["floor"]["wall_s"] = 10.0
     chosen = rounds.median_round(done)
     assert chosen == 0
-    assert rounds.median_ratio(done, "cli") == 1.28
-    assert rounds.median_ratio(done, "dlt") is None
+    assert rounds.median_wall_ratio(done, "cli") == 1.28
+    assert rounds.median_wall_ratio(done, "dlt") is None
     res: dict[str, Any] = {"compare_rounds": done, "compare_median_round": chosen}
     res["compare"] = done[chosen]
     verdicts = {t["target"]: t for t in targets(res) if t["target"].startswith("1. full sync")}
     cli_target = verdicts["1. full sync <= 1.3x floor (cli, 1,000 assets)"]
     assert cli_target["holds"] is True
-    assert cli_target["measured"].startswith("median of the rounds 1.28x (every round: 1.47 /")
+    assert cli_target["measured"].startswith(
+        "process, median of the rounds 1.28x (every round: 1.47 / 1.16 / 1.28x)"
+    )
     assert "the tables' round: process 1.47x" in cli_target["measured"]
     assert verdicts["1. full sync <= 1.3x floor (engine, 1,000 assets)"]["holds"] is True
 
@@ -116,9 +118,9 @@ def test_a_contenders_median_ratio_is_a_lower_median(walls: list[float]) -> None
     done = [_round(None, cli=_row(10.0 * w, None, 280)) for w in walls]
     for cmp in done:
         cmp["rows"]["floor"]["wall_s"] = 10.0
-    median = rounds.median_ratio(done, "cli")
+    median = rounds.median_wall_ratio(done, "cli")
     assert median is not None
-    values = [rounds.ratio(cmp["rows"], "cli") for cmp in done]
+    values = [rounds.wall_ratio(cmp["rows"], "cli") for cmp in done]
     assert median in values
     assert sum(v is not None and v < median for v in values) <= (len(values) - 1) // 2
     assert sum(v is not None and v > median for v in values) <= len(values) // 2
