@@ -14,6 +14,15 @@ API_KEY = "test-key"
 API_SECRET = "s3cr3t-PIPELINES-never-logged"
 
 
+def creds(emulator: Emulator, secret: str = API_SECRET) -> dict[str, str]:
+    """The environment that points a process (the CLI, the README's Python block) at `emulator`."""
+    return {
+        "SCENARIO_API_URL": emulator.base_url,
+        "SCENARIO_API_KEY": API_KEY,
+        "SCENARIO_API_SECRET": secret,
+    }
+
+
 @pytest.fixture()
 def emulator() -> Iterator[Emulator]:
     config = EmulatorConfig(

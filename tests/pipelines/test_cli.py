@@ -14,7 +14,7 @@ import pytest
 
 from assets_sync.emulator import Emulator
 
-from .conftest import API_KEY, API_SECRET
+from .conftest import API_SECRET, creds
 
 
 def cli(
@@ -29,14 +29,6 @@ def cli(
         text=True,
         timeout=timeout,
     )
-
-
-def creds(emulator: Emulator, secret: str = API_SECRET) -> dict[str, str]:
-    return {
-        "SCENARIO_API_URL": emulator.base_url,
-        "SCENARIO_API_KEY": API_KEY,
-        "SCENARIO_API_SECRET": secret,
-    }
 
 
 def test_sync_status_export_reconcile(emulator: Emulator, tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ import duckdb
 from assets_sync.emulator import Emulator
 from warehouse.snapshots import current_snapshot
 
-from .conftest import API_SECRET
-from .test_cli import creds
+from .conftest import API_SECRET, creds
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- README-PYTHON-API:"
