@@ -299,10 +299,6 @@ def _get(rows: dict[str, Any], name: str, key: str) -> Any:
     return row.get(key) if "skipped" not in row else None
 
 
-def _round2(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
-
-
 def _ratio(a: Any, b: Any) -> float | None:
     if a is None or b is None or not b:
         return None
@@ -327,8 +323,8 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                 # round is the engine's median, which need not be this contender's
                 verdict = rounds_mod.median_wall_ratio(res["compare_rounds"], who)
                 walls = [rounds_mod.wall_ratio(cmp["rows"], who) for cmp in res["compare_rounds"]]
-                measured = (f"process, median of the rounds {_f(_round2(verdict))}x (every "
-                            f"round: {' / '.join(_f(_round2(v)) for v in walls)}x); "
+                measured = (f"process, median of the rounds {_f(verdict)}x (every "
+                            f"round: {' / '.join(_f(v) for v in walls)}x); "
                             f"the tables' round: {measured}")  # fmt: skip
             t.append({"target": f"1. full sync <= 1.3x floor ({who}, {n:,} assets)",
                       "measured": measured,

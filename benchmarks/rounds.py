@@ -35,10 +35,7 @@ def ratio(rows: dict[str, Any], name: str) -> float | None:
     work, floor_work = _value(rows, name, "work_s"), _value(rows, "floor", "work_s")
     if work is not None and floor_work:
         return work / floor_work
-    wall, floor_wall = _value(rows, name, "wall_s"), _value(rows, "floor", "wall_s")
-    if wall is not None and floor_wall:
-        return wall / floor_wall
-    return None
+    return wall_ratio(rows, name)
 
 
 def rank_key(cmp: dict[str, Any]) -> float | None:

@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 
 from assets_sync.memory import lean_sync_process  # noqa: E402
 
-LEAN = lean_sync_process()  # before anything imports pyarrow, as the README's Python block
+lean_sync_process()  # before anything imports pyarrow, as the README's Python block
 
 from writer_timeline import WriterTimeline  # noqa: E402
 
